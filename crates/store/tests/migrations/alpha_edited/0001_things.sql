@@ -1,0 +1,5 @@
+CREATE TABLE alpha_things (
+    id   BIGINT PRIMARY KEY,
+    name TEXT NOT NULL,
+    note TEXT
+);

@@ -1,0 +1,1 @@
+CREATE TABLE broken_first (id BIGINT PRIMARY KEY);
