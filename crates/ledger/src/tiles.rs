@@ -23,6 +23,12 @@ pub enum StorageError {
     WrongLength { path: String, len: u64, want: u64 },
     #[error("{path}: entry {entry} of the bundle is cut short")]
     TruncatedBundle { path: String, entry: u64 },
+    #[error("{path}: {bytes} bytes follow the last of its {entries} entries")]
+    TrailingBytes {
+        path: String,
+        entries: u64,
+        bytes: u64,
+    },
     #[error("{path} holds {found} entries, want {want}")]
     BundleCount { path: String, found: u64, want: u64 },
     #[error("{path}: {source}")]
@@ -109,6 +115,13 @@ pub fn split_bundle<'a>(
     let mut at = 0usize;
     while at < data.len() {
         let entry = entries.len() as u64;
+        if entry == want {
+            return Err(StorageError::TrailingBytes {
+                path: path.to_owned(),
+                entries: want,
+                bytes: (data.len() - at) as u64,
+            });
+        }
         let truncated = || StorageError::TruncatedBundle {
             path: path.to_owned(),
             entry,
