@@ -106,6 +106,9 @@ pub enum LedgerCommand {
         /// Inclusion proofs to time.
         #[arg(long, default_value_t = 10_000)]
         proofs: u64,
+        /// Size of each benchmark entry in bytes (a typical access record is about 150).
+        #[arg(long, default_value_t = 150)]
+        entry_bytes: usize,
     },
 }
 
@@ -239,7 +242,8 @@ pub fn run(cmd: LedgerCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
             entries,
             durable_entries,
             proofs,
-        } => bench(dir, entries, durable_entries, proofs),
+            entry_bytes,
+        } => bench(dir, entries, durable_entries, proofs, entry_bytes),
     }
 }
 
@@ -535,6 +539,7 @@ fn bench(
     entries: u64,
     durable_entries: u64,
     proofs: u64,
+    entry_bytes: usize,
 ) -> anyhow::Result<ExitCode> {
     let temp;
     let root = match dir {
@@ -547,13 +552,8 @@ fn bench(
             temp.0.clone()
         }
     };
-    let sample = |i: u64| -> Vec<u8> {
-        format!(
-            "{{\"v\":1,\"kind\":\"access\",\"actor\":\"bench\",\"purpose\":\"benchmark\",\"time\":{},\"body\":{{\"n\":{i}}}}}",
-            1_700_000_000 + i
-        )
-        .into_bytes()
-    };
+    // Distinct entries of the requested size: the index, zero-padded.
+    let sample = |i: u64| -> Vec<u8> { format!("{i:0entry_bytes$}").into_bytes() };
     let key = || NoteSigner::generate("bench.errandless.invalid/log", ALG_ED25519);
 
     // 1. Batched append without fsync.
