@@ -1,1 +1,256 @@
-fn main() {}
+//! `errandless`: the command a person types to run the platform.
+//!
+//! Each subcommand parses its arguments, calls one domain crate, and reports errors with
+//! context. No business logic lives here.
+
+mod config;
+mod standard_cmd;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use errandless_synth::{Progress, Report};
+
+use crate::config::Settings;
+use crate::standard_cmd::StandardCommand;
+
+/// Errandless: let the data run the errands, not the citizens.
+///
+/// Joins a province's department data islands under grants and a tamper-evident ledger, pays
+/// benefits to everyone who qualifies without an application, and explains every decision.
+#[derive(Debug, Parser)]
+#[command(name = "errandless", version, propagate_version = true)]
+struct Cli {
+    /// Where this installation keeps everything: islands/, the platform store, the data
+    /// center and the ledger.
+    #[arg(long, global = true, env = "ERRANDLESS_DATA", value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// A TOML configuration file (default: ./errandless.toml when present).
+    #[arg(long, global = true, env = "ERRANDLESS_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole walk on a synthetic province: generate it into the data directory and
+    /// print what it holds.
+    Demo(DemoArgs),
+    /// Generate a synthetic province: divisions of five levels and 17 department islands.
+    Synth(SynthArgs),
+    /// Look up the unified data standard and check identifiers.
+    Standard {
+        #[command(subcommand)]
+        command: StandardCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// How many people live in the synthetic province.
+    #[arg(long, value_name = "N")]
+    people: Option<u64>,
+    /// The seed of the synthetic province.
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct SynthArgs {
+    /// How many people live in the province (at least 1).
+    #[arg(long, value_name = "N")]
+    people: Option<u64>,
+    /// The seed: the same people and seed give byte-identical files.
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// The real two-digit province-level code the synthetic divisions sit under.
+    #[arg(long, value_name = "CODE")]
+    province: Option<u8>,
+    /// The directory to write; it must not exist unless --force is given.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Replace DIR if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Print no summary table and no progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ERRANDLESS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let settings = Settings::load(cli.config.as_deref(), cli.data)?;
+    match cli.command {
+        Command::Demo(args) => demo(&settings, args),
+        Command::Synth(args) => synth(&settings, args),
+        Command::Standard { command } => {
+            let counties = county_list(&settings.data);
+            Ok(standard_cmd::run(command, &|code| {
+                counties.as_ref().map(|c| c.binary_search(&code).is_ok())
+            }))
+        }
+    }
+}
+
+/// The six-digit county codes of the province in the data directory, if one was generated.
+fn county_list(data: &Path) -> Option<Vec<u32>> {
+    let text = std::fs::read_to_string(data.join("divisions.csv")).ok()?;
+    let mut codes: Vec<u32> = text
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let mut parts = l.split(',');
+            let code = parts.next()?;
+            let level = parts.nth(1)?;
+            (level == "county").then(|| code.get(..6)?.parse().ok())?
+        })
+        .collect();
+    codes.sort_unstable();
+    Some(codes)
+}
+
+fn synth_config(
+    settings: &Settings,
+    people: Option<u64>,
+    seed: Option<u64>,
+    province: Option<u8>,
+) -> errandless_synth::Config {
+    errandless_synth::Config {
+        people: people.unwrap_or(settings.people),
+        seed: seed.unwrap_or(settings.seed),
+        province: province.unwrap_or(settings.province),
+        ..errandless_synth::Config::default()
+    }
+}
+
+/// Runs `work` while a progress bar follows `progress` on the terminal.
+fn with_progress<T>(progress: &Progress, quiet: bool, work: impl FnOnce() -> T) -> T {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if !quiet {
+            s.spawn(|| {
+                let bar = indicatif::ProgressBar::new(0);
+                bar.set_style(
+                    indicatif::ProgressStyle::with_template(
+                        "{spinner} {msg:>10} [{bar:40}] {pos}/{len} people ({per_sec}, {eta} left)",
+                    )
+                    .expect("a valid template")
+                    .progress_chars("=> "),
+                );
+                bar.set_message("generating");
+                while !stop.load(Ordering::Relaxed) {
+                    bar.set_length(progress.total());
+                    bar.set_position(progress.done());
+                    if progress.indexing() > 0 {
+                        bar.set_message("indexing");
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                bar.finish_and_clear();
+            });
+        }
+        let out = work();
+        stop.store(true, Ordering::Relaxed);
+        out
+    })
+}
+
+fn synth(settings: &Settings, args: SynthArgs) -> anyhow::Result<ExitCode> {
+    let config = synth_config(settings, args.people, args.seed, args.province);
+    let progress = Progress::default();
+    let started = Instant::now();
+    let report = with_progress(&progress, args.quiet, || {
+        errandless_synth::write_province(&config, &args.out, args.force, &progress)
+    })
+    .with_context(|| format!("while generating a province into {}", args.out.display()))?;
+    if !args.quiet {
+        print_summary(&report, started.elapsed());
+        println!("written to {}", args.out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
+    let config = synth_config(settings, args.people, args.seed, None);
+    println!(
+        "Generating a synthetic province of {} people (seed {}) into {}",
+        config.people,
+        config.seed,
+        settings.data.display()
+    );
+    let progress = Progress::default();
+    let started = Instant::now();
+    let report = with_progress(&progress, false, || {
+        errandless_synth::install_into(&config, &settings.data, &progress)
+    })
+    .with_context(|| {
+        format!(
+            "while generating the province into {}",
+            settings.data.display()
+        )
+    })?;
+    print_summary(&report, started.elapsed());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_summary(report: &Report, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64();
+    println!();
+    println!(
+        "{} ({:02}): {} people in {} households, {:.1} s ({:.0} people/s)",
+        report.province.en,
+        report.province.code,
+        report.people(),
+        report.households(),
+        secs,
+        report.people() as f64 / secs.max(1e-9)
+    );
+    let d = report.divisions;
+    println!(
+        "divisions: {} province, {} cities, {} counties, {} townships, {} villages",
+        d[0], d[1], d[2], d[3], d[4]
+    );
+    println!();
+    println!("{:<14} {:>12} {:>12}  name", "city", "people", "households");
+    for c in &report.cities {
+        println!(
+            "{:<14} {:>12} {:>12}  {}",
+            c.code, c.people, c.households, c.name
+        );
+    }
+    println!();
+    println!("{:<22} {:>12}  datasets", "island", "rows");
+    for (island, rows) in report.islands() {
+        let datasets: Vec<String> = report
+            .datasets
+            .iter()
+            .filter(|(id, _)| id.split('.').next() == Some(island.as_str()))
+            .map(|(id, n)| format!("{} {n}", id.split('.').nth(1).unwrap_or(id)))
+            .collect();
+        println!("{island:<22} {rows:>12}  {}", datasets.join(", "));
+    }
+    let total: u64 = report.datasets.iter().map(|(_, n)| n).sum();
+    println!("{:<22} {total:>12}", "total");
+}

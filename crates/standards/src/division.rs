@@ -120,14 +120,26 @@ impl fmt::Display for Level {
 /// Why a division code was refused. Each variant names the rule that failed.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DivisionError {
-    #[error("rule length: a division code has 12 digits, this one has {0} characters")]
+    #[error("a division code has 12 digits, this one has {0} characters")]
     Length(usize),
-    #[error("rule digits: a division code has only digits 0-9, found '{0}'")]
+    #[error("a division code has only digits 0-9, found '{0}'")]
     NotDigit(char),
-    #[error("rule province: '{0}' is not a province-level code of GB/T 2260")]
+    #[error("'{0}' is not a province-level code of GB/T 2260")]
     UnknownProvince(String),
-    #[error("rule hierarchy: the {level} part is set but the {missing} part above it is zero")]
+    #[error("the {level} part is set but the {missing} part above it is zero")]
     Hierarchy { level: Level, missing: Level },
+}
+
+impl DivisionError {
+    /// A stable short name of the rule that failed.
+    pub fn rule(&self) -> &'static str {
+        match self {
+            DivisionError::Length(_) => "length",
+            DivisionError::NotDigit(_) => "digits",
+            DivisionError::UnknownProvince(_) => "province-code",
+            DivisionError::Hierarchy { .. } => "hierarchy",
+        }
+    }
 }
 
 /// A valid 12-digit statistical division code.

@@ -1,0 +1,107 @@
+//! Configuration: one TOML file plus `ERRANDLESS_*` environment variables, with defaults that
+//! run. A command-line flag wins over the environment, which wins over the file.
+//!
+//! The file is `--config FILE`, else `$ERRANDLESS_CONFIG`, else `errandless.toml` in the
+//! current directory if there is one. Every key is optional:
+//!
+//! ```toml
+//! data = "errandless-data"        # ERRANDLESS_DATA
+//!
+//! [province]
+//! people = 100000                 # ERRANDLESS_PEOPLE
+//! seed = 1                        # ERRANDLESS_SEED
+//! code = 52                       # ERRANDLESS_PROVINCE
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub data: Option<PathBuf>,
+    #[serde(default)]
+    pub province: ProvinceConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvinceConfig {
+    pub people: Option<u64>,
+    pub seed: Option<u64>,
+    pub code: Option<u8>,
+}
+
+/// The settled configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub data: PathBuf,
+    pub people: u64,
+    pub seed: u64,
+    pub province: u8,
+}
+
+pub const DEFAULT_DATA: &str = "errandless-data";
+
+impl Settings {
+    /// Merges flags (already merged with the environment by clap) over the file over defaults.
+    pub fn load(
+        config_flag: Option<&Path>,
+        data_flag: Option<PathBuf>,
+    ) -> anyhow::Result<Settings> {
+        let file = match config_flag {
+            Some(path) => Some(read(path)?),
+            None if Path::new("errandless.toml").is_file() => {
+                Some(read(Path::new("errandless.toml"))?)
+            }
+            None => None,
+        }
+        .unwrap_or_default();
+        let env_u64 = |name: &str| -> anyhow::Result<Option<u64>> {
+            match std::env::var(name) {
+                Ok(v) => v
+                    .trim()
+                    .parse()
+                    .map(Some)
+                    .with_context(|| format!("{name}={v:?} is not a whole number")),
+                Err(_) => Ok(None),
+            }
+        };
+        let province = match env_u64("ERRANDLESS_PROVINCE")? {
+            Some(v) => u8::try_from(v).context("ERRANDLESS_PROVINCE must be a two-digit code")?,
+            None => file.province.code.unwrap_or(52),
+        };
+        Ok(Settings {
+            data: data_flag
+                .or(file.data)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),
+            people: env_u64("ERRANDLESS_PEOPLE")?
+                .or(file.province.people)
+                .unwrap_or(100_000),
+            seed: env_u64("ERRANDLESS_SEED")?
+                .or(file.province.seed)
+                .unwrap_or(1),
+            province,
+        })
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                (
+                    before.matches('\n').count() + 1,
+                    before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1,
+                )
+            })
+            .unwrap_or((0, 0));
+        anyhow::anyhow!("{}:{line}:{col}: {}", path.display(), e.message())
+    })
+}
