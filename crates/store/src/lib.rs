@@ -20,10 +20,11 @@
 //! # Portable SQL
 //!
 //! Migrations and queries must run on both backends: write parameters as `$1, $2, …` (SQLite
-//! accepts them too), use `BIGINT`, `DOUBLE PRECISION`, `TEXT` and `BOOLEAN` columns, store
-//! times as `BIGINT` milliseconds since the Unix epoch, prefix every table with the component
-//! name (`exchange_grants`), never name a schema, and never use the compile-time `query!`
-//! macros. Test with [`testing::for_each_backend`] (feature `testing`).
+//! accepts them too); use only `BIGINT`, `DOUBLE PRECISION` and `TEXT` columns, the types the
+//! `Any` driver reads on both (a flag is `BIGINT` 0 or 1, since it cannot read SQLite's
+//! `BOOLEAN`; a time is `BIGINT` milliseconds since the Unix epoch, UTC); prefix every table
+//! with the component name (`exchange_grants`); never name a schema; and never use the
+//! compile-time `query!` macros. Test with `testing::for_each_backend` (feature `testing`).
 //!
 //! # Example
 //!

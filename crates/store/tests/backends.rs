@@ -340,3 +340,37 @@ async fn the_fixture_gives_every_run_a_database_of_its_own() {
     }
     assert_eq!(seen.into_inner().unwrap(), expected);
 }
+
+#[tokio::test]
+async fn a_panicking_test_still_leaves_no_schema_behind() {
+    use errandless_store::testing::{on_postgres, POSTGRES_URL_VAR};
+    use futures_util::FutureExt;
+    use sqlx::Connection;
+
+    let schema = std::sync::Mutex::new(None::<String>);
+    let seen = &schema;
+    let outcome = std::panic::AssertUnwindSafe(on_postgres(|db| async move {
+        let store = db.open().await.unwrap();
+        let row = sqlx::query("SELECT current_schema() AS s")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        *seen.lock().unwrap() = Some(row.get("s"));
+        panic!("the body fails");
+    }))
+    .catch_unwind()
+    .await;
+    let Some(schema) = schema.into_inner().unwrap() else {
+        return; // PostgreSQL not configured: nothing ran.
+    };
+    assert!(outcome.is_err(), "the body's panic reaches the test");
+    assert!(schema.starts_with("errandless_test_"), "{schema}");
+    let server = std::env::var(POSTGRES_URL_VAR).unwrap();
+    let mut admin = sqlx::PgConnection::connect(&server).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pg_namespace WHERE nspname = $1")
+        .bind(&schema)
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "schema {schema} was dropped");
+}

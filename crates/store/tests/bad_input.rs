@@ -106,13 +106,19 @@ async fn an_unreachable_server_is_a_connect_error_without_the_password() {
 
 #[tokio::test]
 async fn a_wrong_password_is_not_repeated() {
-    let Ok(server) = std::env::var(POSTGRES_URL_VAR) else {
+    let Some(server) = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|s| !s.trim().is_empty())
+    else {
         eprintln!("PostgreSQL skipped: set {POSTGRES_URL_VAR} to run against PostgreSQL");
         return;
     };
     let mut url = url::Url::parse(&server).expect("the test server URL parses");
-    url.set_password(Some("wrong-hunter2hunter2"))
-        .expect("a URL with a host takes a password");
+    if url.set_password(Some("wrong-hunter2hunter2")).is_err() {
+        // A socket URL without a host (`postgres:///db?host=/run/...`) takes it as a parameter.
+        url.query_pairs_mut()
+            .append_pair("password", "wrong-hunter2hunter2");
+    }
     // Over a socket with peer or trust authentication the password is not checked, so the
     // store may open; if it does not, the error must not repeat the password.
     if let Err(err) = Store::open(url.as_str()).await {
