@@ -112,7 +112,7 @@ pub enum StoreError {
     },
 
     /// The province code is not a two-digit GB/T 2260 province-level code.
-    #[error("province code `{code}` is not two ASCII digits (GB/T 2260 province level, e.g. 52)")]
+    #[error("`{code}` is not a GB/T 2260 province-level code (two digits, e.g. 52 for Guizhou)")]
     InvalidProvinceCode {
         /// The code as given.
         code: String,

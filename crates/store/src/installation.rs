@@ -36,15 +36,22 @@ impl Store {
     /// Writes the installation's record, replacing any earlier one but keeping its creation
     /// time, and returns it as stored.
     ///
-    /// A province code that is not two ASCII digits, or a people count past `i64::MAX`, is
-    /// refused before anything is written. Whether the code names a real province is the
-    /// standard's business (the `standards` crate), checked by the caller.
+    /// A province code that is not a real GB/T 2260 province-level code (two digits, as the
+    /// `standards` crate lists them), or a people count past `i64::MAX`, is refused before
+    /// anything is written.
     pub async fn record_installation(
         &self,
         new: &NewInstallation,
     ) -> Result<Installation, StoreError> {
         let code = &new.province_code;
-        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        let known = code.len() == 2
+            && code.bytes().all(|b| b.is_ascii_digit())
+            && code
+                .parse()
+                .ok()
+                .and_then(errandless_standards::division::province)
+                .is_some();
+        if !known {
             return Err(StoreError::InvalidProvinceCode { code: code.clone() });
         }
         let people = i64::try_from(new.people).map_err(|_| StoreError::OutOfRange {

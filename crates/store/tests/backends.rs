@@ -88,7 +88,7 @@ async fn the_installation_record_round_trips_and_keeps_its_creation_time() {
 async fn a_bad_installation_record_is_refused_and_changes_nothing() {
     for_each_backend(|store| async move {
         let kept = store.record_installation(&guizhou(7, 1_000)).await.unwrap();
-        for code in ["", "5", "520", "5a", " 52", "５２"] {
+        for code in ["", "5", "520", "5a", " 52", "５２", "00", "99", "+5"] {
             let bad = NewInstallation {
                 province_code: code.to_owned(),
                 seed: 1,
