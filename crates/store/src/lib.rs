@@ -15,7 +15,18 @@
 //!
 //! This crate is not a data-access layer for other crates' tables: it has no knowledge of them.
 //! It does not open department islands (that is `exchange`), hold dataset snapshots (the data
-//! centre's Parquet files) or the transparency log (`ledger`).
+//! center's Parquet files) or the transparency log (`ledger`).
+//!
+//! # Migrations
+//!
+//! A component keeps `migrations/NNNN_what.sql` files in its crate, embeds them with
+//! `sqlx::migrate!("./migrations")`, and calls `store.migrate("its_name", &MIGRATOR)` when it
+//! starts. History is recorded in `store_migrations (component, version, ...)`; the view
+//! `store_schema_versions` shows each component's current version. Migrations go forward only:
+//! never edit or delete one that has shipped (the store refuses a changed checksum or an
+//! unknown applied version), add a new one instead. Each runs in its own transaction, so a file
+//! must not contain `BEGIN` or `COMMIT`; one marked `-- no-transaction` runs outside it and
+//! must be idempotent.
 //!
 //! # Portable SQL
 //!

@@ -159,9 +159,13 @@ where
         backend: Backend::Postgres,
     };
     let outcome = AssertUnwindSafe(body(db)).catch_unwind().await;
-    let dropped = sqlx::raw_sql(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .execute(&mut admin)
-        .await;
+    // A panicking body may leave a connection holding locks until the server notices it closed;
+    // wait a while for them, never forever.
+    let dropped = sqlx::raw_sql(&format!(
+        "SET lock_timeout = '30s'; DROP SCHEMA \"{schema}\" CASCADE"
+    ))
+    .execute(&mut admin)
+    .await;
     let _ = admin.close().await;
     if let Err(panic) = outcome {
         resume_unwind(panic);
