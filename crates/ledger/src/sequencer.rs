@@ -290,9 +290,6 @@ impl Sequencer {
         if self.durability == Durability::Fsync {
             let mut dirs = BTreeSet::new();
             for path in written {
-                File::open(path)
-                    .and_then(|f| f.sync_data())
-                    .map_err(io_err(path))?;
                 // A new file, or a new directory, is durable only once its parent is synced.
                 let mut p = path.parent();
                 while let Some(d) = p {
@@ -302,9 +299,9 @@ impl Sequencer {
                     p = d.parent();
                 }
             }
-            for d in &dirs {
-                sync_dir(d)?;
-            }
+            let mut all: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
+            all.extend(dirs.iter().map(PathBuf::as_path));
+            sync_concurrently(&all)?;
         }
         let checkpoint = Checkpoint {
             origin: self.key.name().to_owned(),
@@ -350,7 +347,7 @@ fn load(dir: &Path, key: &NoteSigner) -> Result<DurableState, SequencerError> {
             levels.push(Vec::new());
         }
         if count % TILE_WIDTH != 0 {
-            levels[level as usize] = reader.tile(level, count / TILE_WIDTH)?.to_vec();
+            levels[level as usize] = reader.tile(level, count / TILE_WIDTH)?;
         }
         level += 1;
     }
@@ -398,6 +395,35 @@ pub(crate) fn root_of(levels: &[Vec<Hash>]) -> Hash {
 fn hashes_bytes(hashes: &[Hash]) -> Vec<u8> {
     hashes.iter().flat_map(|h| h.0).collect()
 }
+
+/// fsyncs files and directories from several threads at once, so that the filesystem can
+/// commit them in one journal transaction instead of one each.
+fn sync_concurrently(paths: &[&Path]) -> Result<(), SequencerError> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+    let next = AtomicUsize::new(0);
+    let failure: Mutex<Option<SequencerError>> = Mutex::new(None);
+    let work = || loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(path) = paths.get(i) else { break };
+        if let Err(e) = File::open(path).and_then(|f| f.sync_all()) {
+            *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(io_err(path)(e));
+        }
+    };
+    let threads = paths.len().min(SYNC_THREADS);
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(work);
+        }
+        work();
+    });
+    match failure.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+const SYNC_THREADS: usize = 32;
 
 fn sync_dir(dir: &Path) -> Result<(), SequencerError> {
     File::open(dir)

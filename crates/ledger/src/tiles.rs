@@ -1,7 +1,7 @@
 //! C2SP tlog-tiles on a filesystem: hash tiles `tile/<L>/<N>[.p/<W>]`, entry bundles
 //! `tile/entries/<N>[.p/<W>]`, and reading proofs' hashes back from them.
 
-use crate::hash::{perfect_root, Hash, HASH_LEN};
+use crate::hash::{Hash, HASH_LEN};
 use crate::proof::SubtreeHashes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -154,8 +154,29 @@ pub(crate) fn read_file(dir: &Path, rel: &str) -> Result<Vec<u8>, StorageError> 
 pub struct TileReader {
     dir: PathBuf,
     size: u64,
-    cache: Mutex<HashMap<(u32, u64), Arc<Vec<Hash>>>>,
+    /// Tiles with every level inside them computed, by (tile level, index): level-0 tiles in a
+    /// small cache (proofs touch them at random), higher ones in a larger one (shared by many
+    /// proofs). Each is emptied when full, so memory stays bounded.
+    low: Mutex<HashMap<(u32, u64), Arc<Expanded>>>,
+    high: Mutex<HashMap<(u32, u64), Arc<Expanded>>>,
     cache_limit: usize,
+}
+
+/// A tile's hashes and the roots of every perfect subtree inside it: `rows[k][i]` is the root
+/// of hashes `i << k .. (i + 1) << k` of the tile.
+type Expanded = Vec<Vec<Hash>>;
+
+fn expand(hashes: Vec<Hash>) -> Expanded {
+    let mut rows = vec![hashes];
+    for _ in 0..TILE_HEIGHT {
+        let prev = rows.last().expect("at least one row");
+        let next: Vec<Hash> = prev
+            .chunks_exact(2)
+            .map(|p| crate::hash::node_hash(&p[0], &p[1]))
+            .collect();
+        rows.push(next);
+    }
+    rows
 }
 
 impl TileReader {
@@ -163,12 +184,14 @@ impl TileReader {
         TileReader {
             dir: dir.into(),
             size,
-            cache: Mutex::new(HashMap::new()),
-            cache_limit: 4096,
+            low: Mutex::new(HashMap::new()),
+            high: Mutex::new(HashMap::new()),
+            cache_limit: 2048,
         }
     }
 
-    /// Keeps at most `tiles` tiles (8 KiB each) in memory; 0 disables the cache.
+    /// Keeps at most `tiles` tiles above level 0 (16 KiB each, with their inner levels) and
+    /// 1/32 as many level-0 tiles in memory; 0 disables the cache.
     pub fn with_cache_limit(mut self, tiles: usize) -> TileReader {
         self.cache_limit = tiles;
         self
@@ -183,15 +206,7 @@ impl TileReader {
     }
 
     /// The hashes of tile `index` at `level` as of this reader's tree size.
-    pub fn tile(&self, level: u32, index: u64) -> Result<Arc<Vec<Hash>>, StorageError> {
-        if let Some(t) = self
-            .cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(level, index))
-        {
-            return Ok(t.clone());
-        }
+    pub fn tile(&self, level: u32, index: u64) -> Result<Vec<Hash>, StorageError> {
         let width = tile_width(self.size, level, index).ok_or_else(|| StorageError::Missing {
             path: tile_path(level, index, 1),
         })?;
@@ -222,19 +237,34 @@ impl TileReader {
                 want: width * HASH_LEN as u64,
             });
         }
-        let hashes: Vec<Hash> = data
+        Ok(data
             .chunks_exact(HASH_LEN)
             .map(|c| Hash(c.try_into().expect("chunks of 32")))
-            .collect();
-        let hashes = Arc::new(hashes);
-        if self.cache_limit > 0 {
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            if cache.len() >= self.cache_limit {
+            .collect())
+    }
+
+    fn expanded(&self, level: u32, index: u64) -> Result<Arc<Expanded>, StorageError> {
+        let (cache, limit) = if level == 0 {
+            (&self.low, self.cache_limit / 32)
+        } else {
+            (&self.high, self.cache_limit)
+        };
+        if let Some(t) = cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(level, index))
+        {
+            return Ok(t.clone());
+        }
+        let tile = Arc::new(expand(self.tile(level, index)?));
+        if limit > 0 {
+            let mut cache = cache.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= limit {
                 cache.clear();
             }
-            cache.insert((level, index), hashes.clone());
+            cache.insert((level, index), tile.clone());
         }
-        Ok(hashes)
+        Ok(tile)
     }
 
     /// The entries of bundle `index` as of this reader's tree size.
@@ -274,15 +304,15 @@ impl SubtreeHashes for TileReader {
         let tile_level = u32::from(level) / TILE_HEIGHT;
         let within = u32::from(level) % TILE_HEIGHT;
         let first = index << within;
-        let tile = self.tile(tile_level, first / TILE_WIDTH)?;
-        let at = (first % TILE_WIDTH) as usize;
-        let span = 1usize << within;
-        let hashes = tile
-            .get(at..at + span)
+        let tile_index = first / TILE_WIDTH;
+        let tile = self.expanded(tile_level, tile_index)?;
+        let at = ((first % TILE_WIDTH) >> within) as usize;
+        tile[within as usize]
+            .get(at)
+            .copied()
             .ok_or_else(|| StorageError::Missing {
-                path: tile_path(tile_level, first / TILE_WIDTH, (at + span) as u64),
-            })?;
-        Ok(perfect_root(hashes))
+                path: tile_path(tile_level, tile_index, (first % TILE_WIDTH) + (1 << within)),
+            })
     }
 }
 
