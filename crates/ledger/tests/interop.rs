@@ -202,3 +202,73 @@ fn base64_decode(s: &str) -> Vec<u8> {
         .decode(s)
         .expect("base64")
 }
+
+/// The README's walk-through: a receipt from `errandless ledger prove` checked with nothing
+/// but the outside crates and the log's vkey.
+fn verify_receipt_with_outside_crates(receipt: &[u8], vkey: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let text = std::str::from_utf8(receipt).map_err(|e| e.to_string())?;
+    let (head, note) = text.split_once("\n\n").ok_or("no blank line")?;
+    let mut lines = head.lines();
+    if lines.next() != Some("c2sp.org/tlog-proof@v1") {
+        return Err("not a tlog-proof".into());
+    }
+    let entry = b64
+        .decode(
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix("extra "))
+                .ok_or("no extra")?,
+        )
+        .map_err(|e| e.to_string())?;
+    let index: u64 = lines
+        .next()
+        .and_then(|l| l.strip_prefix("index "))
+        .ok_or("no index")?
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())?;
+    let proof = lines
+        .map(|l| tlog_tiles::Hash::parse_hash(l).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let verifier = StandardVerifier::new(vkey).map_err(|e| e.to_string())?;
+    let note = Note::from_bytes(note.as_bytes()).map_err(|e| e.to_string())?;
+    note.verify(&VerifierList::new(vec![Box::new(verifier)]))
+        .map_err(|e| e.to_string())?;
+    let cp = tlog_tiles::Checkpoint::from_bytes(note.text()).map_err(|e| e.to_string())?;
+    let origin = vkey.split('+').next().unwrap_or_default();
+    if cp.origin() != origin {
+        return Err("foreign origin".into());
+    }
+    tlog_tiles::check_record(
+        &proof,
+        cp.size(),
+        *cp.hash(),
+        index,
+        tlog_tiles::record_hash(&entry),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(entry)
+}
+
+#[test]
+fn our_receipts_verify_with_outside_crates_only() {
+    let (dir, vkey, entries) = build_log(600);
+    for index in [0u64, 299, 599] {
+        let receipt = ledger::Receipt::prove(dir.path(), &vkey, index)
+            .expect("receipt")
+            .to_text();
+        let entry =
+            verify_receipt_with_outside_crates(&receipt, &vkey.to_vkey()).expect("verifies");
+        assert_eq!(entry, entries[index as usize]);
+        let mut forged = receipt.clone();
+        let at = forged.len() / 3;
+        forged[at] ^= 1;
+        assert!(verify_receipt_with_outside_crates(&forged, &vkey.to_vkey()).is_err());
+    }
+    let other = NoteSigner::generate("example.gov/interop", ALG_ED25519).expect("name");
+    let receipt = ledger::Receipt::prove(dir.path(), &vkey, 1)
+        .expect("receipt")
+        .to_text();
+    assert!(verify_receipt_with_outside_crates(&receipt, &other.verifier().to_vkey()).is_err());
+}
