@@ -129,7 +129,10 @@ fn sigkill_during_appends_loses_nothing_acknowledged() {
         .and_then(|s| s.parse().ok())
         .expect("size line");
     assert!(acked.len() as u64 >= 300 && size >= acked.len() as u64);
-    eprintln!("{} entries acknowledged over 20 kills; the log holds {size}", acked.len());
+    eprintln!(
+        "{} entries acknowledged over 20 kills; the log holds {size}",
+        acked.len()
+    );
     let reader = TileReader::new(&log, size);
     for (index, n) in &acked {
         let bytes = reader.entry(*index).expect("acknowledged entry is present");

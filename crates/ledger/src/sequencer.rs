@@ -454,7 +454,7 @@ fn write_checkpoint(
 
 /// An exclusive advisory lock on the log directory, released when the process ends, even by
 /// SIGKILL.
-fn lock_dir(dir: &Path) -> Result<File, SequencerError> {
+pub(crate) fn lock_dir(dir: &Path) -> Result<File, SequencerError> {
     use std::os::fd::AsRawFd as _;
     let f = File::open(dir).map_err(io_err(dir))?;
     // SAFETY: flock on a file descriptor we own; no memory is shared with the kernel.

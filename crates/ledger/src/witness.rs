@@ -50,6 +50,8 @@ pub enum WitnessError {
     CorruptState { path: PathBuf, problem: String },
     #[error("log key {0}: a log is trusted through an Ed25519 note key (type 0x01)")]
     NotALogKey(String),
+    #[error("another witness process uses the state in {path}")]
+    StateBusy { path: PathBuf },
 }
 
 /// A witness: its cosigning key, the logs it follows (origin → key), and the latest checkpoint
@@ -59,8 +61,10 @@ pub struct Witness {
     key: NoteSigner,
     logs: HashMap<String, NoteVerifier>,
     state_dir: PathBuf,
-    // tlog-witness: checking the old size and persisting the new checkpoint must be atomic.
+    // tlog-witness: checking the old size and persisting the new checkpoint must be atomic:
+    // the mutex orders this process's requests, the directory lock keeps other processes out.
     lock: Mutex<()>,
+    _state_lock: std::fs::File,
 }
 
 /// The latest checkpoint a witness cosigned for one log.
@@ -80,6 +84,16 @@ impl Witness {
             path: state_dir.to_owned(),
             source,
         })?;
+        let state_lock = crate::sequencer::lock_dir(state_dir).map_err(|e| match e {
+            crate::sequencer::SequencerError::LogBusy { path } => WitnessError::StateBusy { path },
+            crate::sequencer::SequencerError::Io { path, source } => {
+                WitnessError::Io { path, source }
+            }
+            other => WitnessError::Io {
+                path: state_dir.to_owned(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        })?;
         let mut map = HashMap::new();
         for log in logs {
             if log.is_cosigner() {
@@ -92,6 +106,7 @@ impl Witness {
             logs: map,
             state_dir: state_dir.to_owned(),
             lock: Mutex::new(()),
+            _state_lock: state_lock,
         })
     }
 

@@ -204,6 +204,16 @@ fn refusals_follow_the_spec() {
 }
 
 #[test]
+fn a_second_witness_process_on_the_same_state_is_refused() {
+    let f = Fixture::new(1);
+    let _first = f.witness();
+    assert!(matches!(
+        Witness::new(witness_key(), vec![log_key().verifier()], f.state.path()),
+        Err(WitnessError::StateBusy { .. })
+    ));
+}
+
+#[test]
 fn a_log_key_must_be_a_note_key() {
     let state = tempfile::tempdir().expect("dir");
     assert!(matches!(
