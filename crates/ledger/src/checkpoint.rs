@@ -24,7 +24,7 @@ pub struct Checkpoint {
 }
 
 impl Checkpoint {
-    /// The note text: "<origin>\n<size>\n<base64 root>\n" then the extension lines.
+    /// The note text: `"<origin>\n<size>\n<base64 root>\n"` then the extension lines.
     pub fn to_text(&self) -> String {
         let mut t = format!(
             "{}\n{}\n{}\n",

@@ -180,7 +180,7 @@ impl NoteSigner {
 
     /// A tlog-cosignature/v1 over a checkpoint's note text at `timestamp` (POSIX seconds):
     /// timestamp (u64, big-endian) || Ed25519 signature over
-    /// "cosignature/v1\ntime <timestamp>\n" || text.
+    /// `"cosignature/v1\ntime <timestamp>\n" || text`.
     pub fn cosign(&self, text: &str, timestamp: u64) -> NoteSignature {
         let message = cosigned_message(text, timestamp);
         let mut signature = timestamp.to_be_bytes().to_vec();

@@ -192,7 +192,7 @@ pub trait SubtreeHashes {
     fn perfect(&self, level: u8, index: u64) -> Result<Hash, Self::Error>;
 }
 
-/// MTH(D[lo:hi]) of RFC 6962 §2.1 for the ranges that proofs need, built from perfect subtrees.
+/// MTH(D\[lo:hi\]) of RFC 6962 §2.1 for the ranges that proofs need, built from perfect subtrees.
 pub fn range_hash<S: SubtreeHashes>(source: &S, lo: u64, hi: u64) -> Result<Hash, S::Error> {
     let mut parts = Vec::new();
     let mut at = lo;
@@ -212,7 +212,7 @@ fn split_point(n: u64) -> u64 {
     1u64 << (63 - (n - 1).leading_zeros())
 }
 
-/// PATH(m, D[n]) of RFC 6962 §2.1.1, from the leaf's sibling up to the root's child.
+/// PATH(m, D\[n\]) of RFC 6962 §2.1.1, from the leaf's sibling up to the root's child.
 pub fn inclusion_proof<S: SubtreeHashes>(
     source: &S,
     index: u64,
@@ -238,7 +238,7 @@ pub fn inclusion_proof<S: SubtreeHashes>(
     Ok(Ok(proof))
 }
 
-/// PROOF(m, D[n]) of RFC 6962 §2.1.2, for 0 < m ≤ n.
+/// PROOF(m, D\[n\]) of RFC 6962 §2.1.2, for 0 < m ≤ n.
 pub fn consistency_proof<S: SubtreeHashes>(
     source: &S,
     first: u64,

@@ -241,7 +241,7 @@ impl Witness {
     }
 }
 
-/// The body of an add-checkpoint request: "old <size>", proof lines, a blank line, the
+/// The body of an add-checkpoint request: `old <size>`, proof lines, a blank line, the
 /// checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddCheckpoint {
