@@ -7,6 +7,9 @@
 //! ```toml
 //! data = "errandless-data"        # ERRANDLESS_DATA
 //!
+//! [store]
+//! url = "postgres://…"            # ERRANDLESS_STORE_URL (default: <data>/platform.sqlite)
+//!
 //! [province]
 //! people = 100000                 # ERRANDLESS_PEOPLE
 //! seed = 1                        # ERRANDLESS_SEED
@@ -24,6 +27,14 @@ pub struct FileConfig {
     pub data: Option<PathBuf>,
     #[serde(default)]
     pub province: ProvinceConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,11 +52,20 @@ pub struct Settings {
     pub people: u64,
     pub seed: u64,
     pub province: u8,
+    /// The platform store: a `postgres://` URL, or `None` for `<data>/platform.sqlite`.
+    pub store_url: Option<String>,
 }
 
 pub const DEFAULT_DATA: &str = "errandless-data";
 
 impl Settings {
+    /// Where the platform store lives: the configured URL, or `<data>/platform.sqlite`.
+    pub fn store_location(&self) -> String {
+        self.store_url
+            .clone()
+            .unwrap_or_else(|| errandless_store::Store::default_url(&self.data))
+    }
+
     /// Merges flags (already merged with the environment by clap) over the file over defaults.
     pub fn load(
         config_flag: Option<&Path>,
@@ -84,6 +104,10 @@ impl Settings {
                 .or(file.province.seed)
                 .unwrap_or(1),
             province,
+            store_url: std::env::var("ERRANDLESS_STORE_URL")
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .or(file.store.url),
         })
     }
 }

@@ -4,7 +4,9 @@
 //! context. No business logic lives here.
 
 mod config;
+mod ledger_cmd;
 mod standard_cmd;
+mod witness_cmd;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -48,6 +50,13 @@ enum Command {
         #[command(subcommand)]
         command: StandardCommand,
     },
+    /// The tamper-evident ledger: keys, appends, checkpoints, proofs and verification.
+    Ledger {
+        #[command(subcommand)]
+        command: ledger_cmd::LedgerCommand,
+    },
+    /// Run a C2SP tlog-witness that cosigns another log's checkpoints.
+    Witness(witness_cmd::WitnessArgs),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +114,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Demo(args) => demo(&settings, args),
         Command::Synth(args) => synth(&settings, args),
+        Command::Ledger { command } => ledger_cmd::run(command, &settings.data),
+        Command::Witness(args) => witness_cmd::run(args, &settings.data),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {
@@ -212,6 +223,29 @@ fn demo(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
         )
     })?;
     print_summary(&report, started.elapsed());
+
+    let url = settings.store_location();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("while starting the async runtime")?;
+    runtime.block_on(async {
+        let store = errandless_store::Store::open(&url)
+            .await
+            .context("while opening the platform store")?;
+        store
+            .record_installation(&errandless_store::NewInstallation {
+                province_code: format!("{:02}", config.province),
+                seed: config.seed,
+                people: config.people,
+            })
+            .await
+            .context("while recording the installation")?;
+        println!();
+        println!("platform store: {}", store.url_redacted());
+        store.close().await;
+        anyhow::Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,137 @@
+//! The `errandless` binary as a person uses it: exit codes, messages and files.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn errandless(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_errandless"))
+        .current_dir(dir)
+        .env_remove("ERRANDLESS_DATA")
+        .env_remove("ERRANDLESS_CONFIG")
+        .env_remove("ERRANDLESS_STORE_URL")
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn standard_check_exit_codes_and_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let ok = errandless(d, &["standard", "check", "id", "11010519491231002X"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).starts_with("valid"));
+
+    let bad = errandless(d, &["standard", "check", "id", "110105194912310021"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(text(&bad).contains("check-character"), "{}", text(&bad));
+
+    let lower = errandless(d, &["standard", "check", "id", "11010519491231002x"]);
+    assert_eq!(lower.status.code(), Some(1));
+    assert!(text(&lower).contains("upper-case-x"), "{}", text(&lower));
+
+    let legacy = errandless(d, &["standard", "check", "id", "110105491231002"]);
+    assert_eq!(legacy.status.code(), Some(0), "{}", text(&legacy));
+    assert!(text(&legacy).contains("11010519491231002X"));
+
+    let uscc = errandless(d, &["standard", "check", "uscc", "91350100M000100Y43"]);
+    assert_eq!(uscc.status.code(), Some(0), "{}", text(&uscc));
+    let uscc_bad = errandless(d, &["standard", "check", "uscc", "91350100M000100Y44"]);
+    assert_eq!(uscc_bad.status.code(), Some(1));
+
+    let div = errandless(d, &["standard", "check", "division", "520102001003"]);
+    assert_eq!(div.status.code(), Some(0));
+    assert!(text(&div).contains("level: village, parent: 520102001000"), "{}", text(&div));
+    let div_bad = errandless(d, &["standard", "check", "division", "520102"]);
+    assert_eq!(div_bad.status.code(), Some(1));
+    assert!(text(&div_bad).contains("length"));
+
+    let usage = errandless(d, &["standard", "check", "passport", "E12345678"]);
+    assert_eq!(usage.status.code(), Some(2), "{}", text(&usage));
+    let missing = errandless(d, &["standard", "check", "id"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
+
+#[test]
+fn standard_list_and_show() {
+    let tmp = tempfile::tempdir().unwrap();
+    let list = errandless(tmp.path(), &["standard", "list"]);
+    assert!(list.status.success());
+    let out = text(&list);
+    assert!(out.contains("poverty_status") && out.contains("education.admission"), "{out}");
+
+    let show = errandless(tmp.path(), &["standard", "show", "citizen_id"]);
+    let out = text(&show);
+    assert!(out.contains("公民身份号码") && out.contains("public_security.resident.id_number"), "{out}");
+    let ds = errandless(tmp.path(), &["standard", "show", "finance.one_card"]);
+    assert!(text(&ds).contains("bank_account"));
+    let unknown = errandless(tmp.path(), &["standard", "show", "shoe_size"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}
+
+#[test]
+fn synth_refuses_bad_input_and_leaves_nothing_half_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let zero = errandless(d, &["synth", "--people", "0", "--out", "p"]);
+    assert_ne!(zero.status.code(), Some(0));
+    assert!(text(&zero).contains("at least 1"), "{}", text(&zero));
+    assert!(!d.join("p").exists());
+
+    std::fs::write(d.join("file"), "x").unwrap();
+    let unwritable = errandless(d, &["synth", "--people", "10", "--out", "file/p"]);
+    assert_ne!(unwritable.status.code(), Some(0));
+    assert!(text(&unwritable).contains("cannot write"), "{}", text(&unwritable));
+
+    let first = errandless(d, &["synth", "--people", "200", "--seed", "3", "--out", "p", "-q"]);
+    assert!(first.status.success(), "{}", text(&first));
+    let again = errandless(d, &["synth", "--people", "200", "--out", "p", "-q"]);
+    assert_ne!(again.status.code(), Some(0));
+    assert!(text(&again).contains("--force"), "{}", text(&again));
+    let forced = errandless(d, &["synth", "--people", "200", "--out", "p", "--force", "-q"]);
+    assert!(forced.status.success());
+    let leftovers = std::fs::read_dir(d)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("partial"))
+        .count();
+    assert_eq!(leftovers, 0);
+}
+
+#[test]
+fn demo_generates_into_the_data_directory_and_records_the_installation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    std::fs::write(d.join("errandless.toml"), "data = \"state\"\n[province]\nseed = 9\n").unwrap();
+    let out = errandless(d, &["demo", "--people", "1500"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("1500 people in") && shown.contains("seed 9"), "{shown}");
+    assert!(shown.contains("rural_revitalisation"), "{shown}");
+    for part in ["islands/finance.sqlite", "divisions.csv", "province.toml", "platform.sqlite"] {
+        assert!(d.join("state").join(part).exists(), "{part}");
+    }
+    // A second run replaces the province and keeps the rest of the data directory.
+    std::fs::create_dir(d.join("state/ledger")).unwrap();
+    let again = errandless(d, &["demo", "--people", "1200"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(d.join("state/ledger").exists());
+    let manifest = std::fs::read_to_string(d.join("state/province.toml")).unwrap();
+    assert!(manifest.contains("people = 1200"), "{manifest}");
+}
+
+#[test]
+fn a_malformed_configuration_file_is_named_with_its_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("errandless.toml"), "data = \"x\"\n[province]\npeople = \"many\"\n").unwrap();
+    let out = errandless(tmp.path(), &["demo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("errandless.toml:3:"), "{}", text(&out));
+}
