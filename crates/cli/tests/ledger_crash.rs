@@ -54,12 +54,9 @@ fn append_round(log: &Path, first: u64, count: u64, after: Option<Duration>) -> 
             }
         })
     };
-    match after {
-        Some(d) => {
-            std::thread::sleep(d);
-            child.kill().expect("SIGKILL");
-        }
-        None => {}
+    if let Some(d) = after {
+        std::thread::sleep(d);
+        child.kill().expect("SIGKILL");
     }
     let status = child.wait().expect("wait");
     writer.join().expect("writer");
