@@ -25,6 +25,7 @@ use std::fs::File;
 use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// Name of the checkpoint file inside the log directory (C2SP tlog-tiles `<prefix>/checkpoint`).
 pub const CHECKPOINT_FILE: &str = "checkpoint";
@@ -89,7 +90,7 @@ pub struct Sequencer {
     levels: Vec<Vec<Hash>>,
     bundle: Vec<u8>,
     checkpoint: SignedCheckpoint,
-    made_dirs: BTreeSet<PathBuf>,
+    writer: FileWriter,
     _lock: File,
 }
 
@@ -120,7 +121,7 @@ impl Sequencer {
             levels: vec![Vec::new()],
             bundle: Vec::new(),
             checkpoint,
-            made_dirs: BTreeSet::new(),
+            writer: FileWriter::start(),
             _lock: lock,
         })
     }
@@ -137,7 +138,7 @@ impl Sequencer {
             levels: state.levels,
             bundle: state.bundle,
             checkpoint: state.checkpoint,
-            made_dirs: BTreeSet::new(),
+            writer: FileWriter::start(),
             _lock: lock,
         })
     }
@@ -179,6 +180,7 @@ impl Sequencer {
         let result = self.integrate(entries, &mut written, &mut completed);
         if let Err(e) = result {
             // Leave memory as the durable state says; the files written are beyond it.
+            let _ = self.writer.flush();
             self.reload_after_failure();
             return Err(e);
         }
@@ -217,8 +219,9 @@ impl Sequencer {
             if self.levels[0].len() as u64 == TILE_WIDTH {
                 let index = self.size / TILE_WIDTH - 1;
                 let path = bundle_path(index, TILE_WIDTH);
-                let bundle = std::mem::take(&mut self.bundle);
-                self.write(&path, &bundle, written)?;
+                let capacity = self.bundle.capacity();
+                let bundle = std::mem::replace(&mut self.bundle, Vec::with_capacity(capacity));
+                self.write(&path, bundle, written)?;
                 completed.push(format!("{path}.p"));
                 self.complete_tiles(written, completed)?;
             }
@@ -231,16 +234,13 @@ impl Sequencer {
             if new_count != old_count && width > 0 {
                 let path = tile_path(level, new_count / TILE_WIDTH, width);
                 let data = hashes_bytes(&self.levels[level as usize]);
-                self.write(&path, &data, written)?;
+                self.write(&path, data, written)?;
             }
         }
         let width = self.size % TILE_WIDTH;
         if width > 0 {
             let path = bundle_path(self.size / TILE_WIDTH, width);
-            let bundle = std::mem::take(&mut self.bundle);
-            let r = self.write(&path, &bundle, written);
-            self.bundle = bundle;
-            r?;
+            self.write(&path, self.bundle.clone(), written)?;
         }
         Ok(())
     }
@@ -255,8 +255,11 @@ impl Sequencer {
         while self.levels[level].len() as u64 == TILE_WIDTH {
             let index = (self.size >> (TILE_HEIGHT * level as u32)) / TILE_WIDTH - 1;
             let path = tile_path(level as u32, index, TILE_WIDTH);
-            let tile = std::mem::take(&mut self.levels[level]);
-            self.write(&path, &hashes_bytes(&tile), written)?;
+            let tile = std::mem::replace(
+                &mut self.levels[level],
+                Vec::with_capacity(TILE_WIDTH as usize),
+            );
+            self.write(&path, hashes_bytes(&tile), written)?;
             completed.push(format!("{path}.p"));
             let root = perfect_root(&tile);
             if self.levels.len() == level + 1 {
@@ -271,22 +274,17 @@ impl Sequencer {
     fn write(
         &mut self,
         rel: &str,
-        data: &[u8],
+        data: Vec<u8>,
         written: &mut Vec<PathBuf>,
     ) -> Result<(), SequencerError> {
         let path = self.dir.join(rel);
-        if let Some(parent) = path.parent() {
-            if !self.made_dirs.contains(parent) {
-                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-                self.made_dirs.insert(parent.to_owned());
-            }
-        }
-        std::fs::write(&path, data).map_err(io_err(&path))?;
+        self.writer.write(path.clone(), data)?;
         written.push(path);
         Ok(())
     }
 
     fn publish(&mut self, old: u64, written: &[PathBuf]) -> Result<(), SequencerError> {
+        self.writer.flush()?;
         if self.durability == Durability::Fsync {
             let mut dirs = BTreeSet::new();
             for path in written {
@@ -314,6 +312,101 @@ impl Sequencer {
         write_checkpoint(&self.dir, &checkpoint.to_bytes(), self.durability)?;
         self.checkpoint = checkpoint;
         Ok(())
+    }
+}
+
+/// Writes the tile and bundle files of a batch on its own thread, so that the filesystem's
+/// work of creating files overlaps with hashing the next tile. At most a few files wait in the
+/// queue; `flush` returns once every file handed over is written (not yet fsynced), or with
+/// the first error.
+#[derive(Debug)]
+struct FileWriter {
+    jobs: Option<mpsc::SyncSender<WriteJob>>,
+    results: mpsc::Receiver<Result<(), SequencerError>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+enum WriteJob {
+    File(PathBuf, Vec<u8>),
+    Flush,
+}
+
+impl FileWriter {
+    fn start() -> FileWriter {
+        let (jobs, rx) = mpsc::sync_channel::<WriteJob>(16);
+        let (tx, results) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("ledger-writer".into())
+            .spawn(move || {
+                let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+                let mut failure: Option<SequencerError> = None;
+                for job in rx {
+                    match job {
+                        WriteJob::File(path, data) => {
+                            if failure.is_some() {
+                                continue;
+                            }
+                            if let Some(parent) = path.parent() {
+                                if !made_dirs.contains(parent) {
+                                    if let Err(e) = std::fs::create_dir_all(parent) {
+                                        failure = Some(io_err(parent)(e));
+                                        continue;
+                                    }
+                                    made_dirs.insert(parent.to_owned());
+                                }
+                            }
+                            if let Err(e) = std::fs::write(&path, &data) {
+                                failure = Some(io_err(&path)(e));
+                            }
+                        }
+                        WriteJob::Flush => {
+                            let r = failure.take().map_or(Ok(()), Err);
+                            if tx.send(r).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            })
+            .expect("the operating system starts a thread");
+        FileWriter {
+            jobs: Some(jobs),
+            results,
+            thread: Some(thread),
+        }
+    }
+
+    fn stopped() -> SequencerError {
+        SequencerError::Io {
+            path: PathBuf::from("tile"),
+            source: std::io::Error::other("the tile writer thread stopped"),
+        }
+    }
+
+    fn write(&self, path: PathBuf, data: Vec<u8>) -> Result<(), SequencerError> {
+        self.jobs
+            .as_ref()
+            .ok_or_else(FileWriter::stopped)?
+            .send(WriteJob::File(path, data))
+            .map_err(|_| FileWriter::stopped())
+    }
+
+    fn flush(&self) -> Result<(), SequencerError> {
+        self.jobs
+            .as_ref()
+            .ok_or_else(FileWriter::stopped)?
+            .send(WriteJob::Flush)
+            .map_err(|_| FileWriter::stopped())?;
+        self.results.recv().map_err(|_| FileWriter::stopped())?
+    }
+}
+
+impl Drop for FileWriter {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
