@@ -14,6 +14,13 @@ pub enum StandardCommand {
         /// An element id such as `citizen_id`, or a dataset id such as `education.admission`.
         element: String,
     },
+    /// Load and check the standard's data files from a directory laid out like the built-in
+    /// one (`departments.toml`, `elements.toml`, `datasets/*.toml`). Names the file and line of
+    /// the first problem; exits 1 if there is one.
+    Validate {
+        /// The directory to check.
+        dir: std::path::PathBuf,
+    },
     /// Check an identifier. Prints `valid`, or the rule that failed. Exits 0 when valid, 1 when
     /// invalid.
     Check {
@@ -114,6 +121,21 @@ pub fn run(cmd: StandardCommand, known_counties: &dyn Fn(u32) -> Option<bool>) -
             }
         }
         StandardCommand::Check { kind, value } => check(kind, &value, known_counties),
+        StandardCommand::Validate { dir } => match Standard::load_dir(&dir) {
+            Ok(s) => {
+                println!(
+                    "valid: {} departments, {} elements, {} datasets",
+                    s.departments().len(),
+                    s.elements().count(),
+                    s.datasets().count()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

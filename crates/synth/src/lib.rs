@@ -420,9 +420,11 @@ fn write_island(
     disable_memory_statistics();
     let conn = rusqlite::Connection::open(path).map_err(err)?;
     // A generated island is rebuilt rather than recovered, so it needs no journal until done.
+    // Index sorts spill to temporary files (temp_store = FILE) so that seventeen islands
+    // building their indexes at once stay within bounded memory.
     conn.execute_batch(
         "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA locking_mode = EXCLUSIVE;
-         PRAGMA temp_store = MEMORY; PRAGMA cache_size = -32768; BEGIN;",
+         PRAGMA temp_store = FILE; PRAGMA cache_size = -16384; BEGIN;",
     )
     .map_err(err)?;
     let rows = {
