@@ -105,24 +105,28 @@ pub fn check_character(first17: &[u8; 17]) -> u8 {
     CHECK[(sum % 11) as usize]
 }
 
+/// No white space, `len` characters, and the first `digits` of them digits.
+fn check_shape(s: &str, len: usize, digits: usize) -> Result<(), IdError> {
+    if s.chars().any(char::is_whitespace) {
+        return Err(IdError::Whitespace);
+    }
+    let n = s.chars().count();
+    if n != len {
+        return Err(IdError::Length(n));
+    }
+    match s.chars().take(digits).position(|c| !c.is_ascii_digit()) {
+        Some(i) => Err(IdError::NotDigit {
+            position: i + 1,
+            found: s.chars().nth(i).expect("position is within the string"),
+        }),
+        None => Ok(()),
+    }
+}
+
 impl CitizenId {
     /// Checks an 18-character number against every rule of GB 11643 as of `today`.
     pub fn parse_on(s: &str, today: Date) -> Result<CitizenId, IdError> {
-        if s.chars().any(char::is_whitespace) {
-            return Err(IdError::Whitespace);
-        }
-        let n = s.chars().count();
-        if n != 18 {
-            return Err(IdError::Length(n));
-        }
-        for (i, c) in s.chars().take(17).enumerate() {
-            if !c.is_ascii_digit() {
-                return Err(IdError::NotDigit {
-                    position: i + 1,
-                    found: c,
-                });
-            }
-        }
+        check_shape(s, 18, 17)?;
         let last = s.chars().last().expect("length is 18");
         match last {
             'x' => return Err(IdError::LowercaseX),
@@ -156,19 +160,7 @@ impl CitizenId {
     /// Converts a legacy 15-digit number (address, `YYMMDD` in the 1900s, sequence) to 18
     /// characters by inserting the century and appending the check character (GB 11643 §4).
     pub fn from_legacy(s: &str, today: Date) -> Result<CitizenId, IdError> {
-        if s.chars().any(char::is_whitespace) {
-            return Err(IdError::Whitespace);
-        }
-        let n = s.chars().count();
-        if n != 15 {
-            return Err(IdError::Length(n));
-        }
-        if let Some((i, c)) = s.chars().enumerate().find(|(_, c)| !c.is_ascii_digit()) {
-            return Err(IdError::NotDigit {
-                position: i + 1,
-                found: c,
-            });
-        }
+        check_shape(s, 15, 15)?;
         let mut first17 = [0u8; 17];
         first17[..6].copy_from_slice(&s.as_bytes()[..6]);
         first17[6..8].copy_from_slice(b"19");

@@ -113,6 +113,13 @@ fn day(d: Date) -> Day {
     Day(b)
 }
 
+/// A random day of `year`, not after `as_of`.
+fn day_in(rng: &mut ChaCha8Rng, year: i32, as_of: Date) -> Date {
+    Date::new(year, rng.gen_range(1..=12), rng.gen_range(1..=28))
+        .expect("days 1-28 exist in every month")
+        .min(as_of)
+}
+
 /// The Luhn check digit of a bank card number body (ISO/IEC 7812).
 fn luhn(body: &str) -> char {
     let sum: u32 = body
@@ -289,9 +296,7 @@ pub fn write(
                     let (husband, wife) = if p.male { (p, spouse) } else { (spouse, p) };
                     let youngest = husband.birth.max(wife.birth);
                     let year = (youngest.year() + rng.gen_range(22..30)).min(as_of.year());
-                    let registered = Date::new(year, rng.gen_range(1..=12), rng.gen_range(1..=28))
-                        .expect("day 1-28 exists")
-                        .min(as_of);
+                    let registered = day_in(&mut rng, year, as_of);
                     // Both spouses hold a certificate with the same number.
                     let cert = format!("J{county6:06}-{year}-{:06}", husband.seq % 1_000_000);
                     t.insert(
@@ -619,9 +624,7 @@ pub fn write(
             for h in chunk.households.iter().filter(|h| h.property) {
                 let owner = &people[h.head as usize];
                 let year = as_of.year() - rng.gen_range(0..10);
-                let registered = Date::new(year, rng.gen_range(1..=12), rng.gen_range(1..=28))
-                    .expect("day 1-28 exists")
-                    .min(as_of);
+                let registered = day_in(&mut rng, year, as_of);
                 let cert = format!(
                     "{}({year}){}不动产权第{:07}号",
                     ctx.plan.province.abbreviation,
@@ -863,9 +866,7 @@ pub fn write(
             for p in people {
                 let Some(amount) = p.defaulter else { continue };
                 let year = as_of.year() - rng.gen_range(0..5);
-                let published = Date::new(year, rng.gen_range(1..=12), rng.gen_range(1..=28))
-                    .expect("day exists")
-                    .min(as_of);
+                let published = day_in(&mut rng, year, as_of);
                 let no = case_no(year);
                 t.insert(
                     defaulter,
@@ -888,9 +889,7 @@ pub fn write(
                     continue;
                 }
                 let year = as_of.year() - rng.gen_range(0..5);
-                let published = Date::new(year, rng.gen_range(1..=12), rng.gen_range(1..=28))
-                    .expect("day exists")
-                    .min(as_of);
+                let published = day_in(&mut rng, year, as_of);
                 let no = case_no(year);
                 t.insert(
                     defaulter,
