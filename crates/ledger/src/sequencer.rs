@@ -25,7 +25,6 @@ use std::fs::File;
 use std::io::Write as _;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
 
 /// Name of the checkpoint file inside the log directory (C2SP tlog-tiles `<prefix>/checkpoint`).
 pub const CHECKPOINT_FILE: &str = "checkpoint";
@@ -90,7 +89,7 @@ pub struct Sequencer {
     levels: Vec<Vec<Hash>>,
     bundle: Vec<u8>,
     checkpoint: SignedCheckpoint,
-    writer: FileWriter,
+    made_dirs: BTreeSet<PathBuf>,
     _lock: File,
 }
 
@@ -121,7 +120,7 @@ impl Sequencer {
             levels: vec![Vec::new()],
             bundle: Vec::new(),
             checkpoint,
-            writer: FileWriter::start(),
+            made_dirs: BTreeSet::new(),
             _lock: lock,
         })
     }
@@ -138,7 +137,7 @@ impl Sequencer {
             levels: state.levels,
             bundle: state.bundle,
             checkpoint: state.checkpoint,
-            writer: FileWriter::start(),
+            made_dirs: BTreeSet::new(),
             _lock: lock,
         })
     }
@@ -180,7 +179,6 @@ impl Sequencer {
         let result = self.integrate(entries, &mut written, &mut completed);
         if let Err(e) = result {
             // Leave memory as the durable state says; the files written are beyond it.
-            let _ = self.writer.flush();
             self.reload_after_failure();
             return Err(e);
         }
@@ -278,13 +276,18 @@ impl Sequencer {
         written: &mut Vec<PathBuf>,
     ) -> Result<(), SequencerError> {
         let path = self.dir.join(rel);
-        self.writer.write(path.clone(), data)?;
+        if let Some(parent) = path.parent() {
+            if !self.made_dirs.contains(parent) {
+                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+                self.made_dirs.insert(parent.to_owned());
+            }
+        }
+        std::fs::write(&path, data).map_err(io_err(&path))?;
         written.push(path);
         Ok(())
     }
 
     fn publish(&mut self, old: u64, written: &[PathBuf]) -> Result<(), SequencerError> {
-        self.writer.flush()?;
         if self.durability == Durability::Fsync {
             let mut dirs = BTreeSet::new();
             for path in written {
@@ -312,101 +315,6 @@ impl Sequencer {
         write_checkpoint(&self.dir, &checkpoint.to_bytes(), self.durability)?;
         self.checkpoint = checkpoint;
         Ok(())
-    }
-}
-
-/// Writes the tile and bundle files of a batch on its own thread, so that the filesystem's
-/// work of creating files overlaps with hashing the next tile. At most a few files wait in the
-/// queue; `flush` returns once every file handed over is written (not yet fsynced), or with
-/// the first error.
-#[derive(Debug)]
-struct FileWriter {
-    jobs: Option<mpsc::SyncSender<WriteJob>>,
-    results: mpsc::Receiver<Result<(), SequencerError>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-enum WriteJob {
-    File(PathBuf, Vec<u8>),
-    Flush,
-}
-
-impl FileWriter {
-    fn start() -> FileWriter {
-        let (jobs, rx) = mpsc::sync_channel::<WriteJob>(16);
-        let (tx, results) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name("ledger-writer".into())
-            .spawn(move || {
-                let mut made_dirs: BTreeSet<PathBuf> = BTreeSet::new();
-                let mut failure: Option<SequencerError> = None;
-                for job in rx {
-                    match job {
-                        WriteJob::File(path, data) => {
-                            if failure.is_some() {
-                                continue;
-                            }
-                            if let Some(parent) = path.parent() {
-                                if !made_dirs.contains(parent) {
-                                    if let Err(e) = std::fs::create_dir_all(parent) {
-                                        failure = Some(io_err(parent)(e));
-                                        continue;
-                                    }
-                                    made_dirs.insert(parent.to_owned());
-                                }
-                            }
-                            if let Err(e) = std::fs::write(&path, &data) {
-                                failure = Some(io_err(&path)(e));
-                            }
-                        }
-                        WriteJob::Flush => {
-                            let r = failure.take().map_or(Ok(()), Err);
-                            if tx.send(r).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                }
-            })
-            .expect("the operating system starts a thread");
-        FileWriter {
-            jobs: Some(jobs),
-            results,
-            thread: Some(thread),
-        }
-    }
-
-    fn stopped() -> SequencerError {
-        SequencerError::Io {
-            path: PathBuf::from("tile"),
-            source: std::io::Error::other("the tile writer thread stopped"),
-        }
-    }
-
-    fn write(&self, path: PathBuf, data: Vec<u8>) -> Result<(), SequencerError> {
-        self.jobs
-            .as_ref()
-            .ok_or_else(FileWriter::stopped)?
-            .send(WriteJob::File(path, data))
-            .map_err(|_| FileWriter::stopped())
-    }
-
-    fn flush(&self) -> Result<(), SequencerError> {
-        self.jobs
-            .as_ref()
-            .ok_or_else(FileWriter::stopped)?
-            .send(WriteJob::Flush)
-            .map_err(|_| FileWriter::stopped())?;
-        self.results.recv().map_err(|_| FileWriter::stopped())?
-    }
-}
-
-impl Drop for FileWriter {
-    fn drop(&mut self) {
-        self.jobs.take();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
