@@ -307,7 +307,7 @@ impl MemoryTree {
         self.levels.first().map_or(0, |l| l.len() as u64)
     }
 
-    /// The root of the first `size` leaves.
+    /// The root of the first `size` leaves; `size` must not exceed [`MemoryTree::size`].
     pub fn root(&self, size: u64) -> Hash {
         range_hash(self, 0, size).unwrap_or_else(|never| match never {})
     }

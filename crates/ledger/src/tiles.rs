@@ -293,7 +293,16 @@ impl TileReader {
     /// The entry at `index`.
     pub fn entry(&self, index: u64) -> Result<Vec<u8>, StorageError> {
         let mut bundle = self.bundle(index / TILE_WIDTH)?;
-        Ok(bundle.swap_remove((index % TILE_WIDTH) as usize))
+        let at = (index % TILE_WIDTH) as usize;
+        if at >= bundle.len() {
+            return Err(StorageError::Missing {
+                path: format!(
+                    "{} (entry {index})",
+                    bundle_path(index / TILE_WIDTH, at as u64 + 1)
+                ),
+            });
+        }
+        Ok(bundle.swap_remove(at))
     }
 }
 

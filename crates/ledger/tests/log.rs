@@ -47,6 +47,16 @@ fn appended_entries_verify_and_prove() {
         assert_eq!(e, format!("entry {i}").into_bytes());
         assert!(parsed.verify(&key().verifier(), Some(b"forged")).is_err());
     }
+    let reader = TileReader::new(dir.path(), 1000);
+    assert!(reader.entry(999).is_ok());
+    assert!(matches!(
+        reader.entry(1000),
+        Err(StorageError::Missing { .. })
+    ));
+    assert!(matches!(
+        Receipt::prove(dir.path(), &key().verifier(), 1000),
+        Err(ReceiptError::Proof(ProofError::IndexBeyondSize { .. }))
+    ));
 }
 
 #[test]
