@@ -1,0 +1,62 @@
+//! The data exchange (数据共享交换平台).
+//!
+//! Departments keep their data in their own databases (data islands). Through this crate they
+//! publish datasets described by the unified data standard, and read each other's data only
+//! under grants that name a purpose, a legal basis, a period, a division scope and the fields
+//! allowed. The model is X-Road: members known by code and key, signed requests, responses
+//! signed by the owner that bind the request's hash.
+//!
+//! - [`Members`]: departments with their social credit code, names and Ed25519 keys.
+//!
+//! This crate is not an HTTP server (the `server` crate wraps it) and keeps no copy of island
+//! data: it opens islands read-only, per request.
+//!
+//! ```no_run
+//! use errandless_exchange::{migrate, Members, NewMember};
+//! use errandless_store::Store;
+//!
+//! # async fn run(key: ed25519_dalek::VerifyingKey) -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Store::open("errandless-data/platform.sqlite").await?;
+//! migrate(&store).await?;
+//! let members = Members::new(store);
+//! members
+//!     .register(
+//!         NewMember {
+//!             id: "education".into(),
+//!             uscc: "91350100M000100Y43".into(),
+//!             name_zh: "教育厅".into(),
+//!             name_en: "Department of Education".into(),
+//!             key,
+//!         },
+//!         errandless_exchange::now_millis(),
+//!     )
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use errandless_store::{Store, StoreError};
+
+mod member;
+
+pub use member::{key_text, parse_key, Member, MemberError, Members, NewMember, RetiredKey};
+
+/// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// The exchange's migrations, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Creates or updates the exchange's tables (`exchange_*`) in the platform store.
+pub async fn migrate(store: &Store) -> Result<(), StoreError> {
+    store.migrate("exchange", &MIGRATOR).await.map(drop)
+}
+
+/// The current time in [`Millis`].
+pub fn now_millis() -> Millis {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
