@@ -7,6 +7,8 @@
 //! signed by the owner that bind the request's hash.
 //!
 //! - [`Members`]: departments with their social credit code, names and Ed25519 keys.
+//! - [`Islands`]: connectors to the islands (SQLite, PostgreSQL, CSV) configured in TOML
+//!   ([`IslandsConfig`]), which find a subject's rows, through local identifiers if need be.
 //!
 //! This crate is not an HTTP server (the `server` crate wraps it) and keeps no copy of island
 //! data: it opens islands read-only, per request.
@@ -38,8 +40,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use errandless_store::{Store, StoreError};
 
+mod connector;
 mod member;
 
+pub use connector::{
+    Connector, ConnectorConfig, ConnectorError, ConnectorKind, FieldValue, Islands, IslandsConfig,
+    Row,
+};
 pub use member::{key_text, parse_key, Member, MemberError, Members, NewMember, RetiredKey};
 
 /// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.
