@@ -9,6 +9,10 @@
 //! - [`Members`]: departments with their social credit code, names and Ed25519 keys.
 //! - [`Islands`]: connectors to the islands (SQLite, PostgreSQL, CSV) configured in TOML
 //!   ([`IslandsConfig`]), which find a subject's rows, through local identifiers if need be.
+//! - [`Catalog`]: the published datasets, their elements, sensitivity and owners.
+//! - [`Grants`]: data requests filed by consumers, approved into [`Grant`]s or rejected by the
+//!   owner, and revoked at once; each names a [`Purpose`], a [`LegalBasis`], a period, a
+//!   division scope and a [`Mode`].
 //!
 //! This crate is not an HTTP server (the `server` crate wraps it) and keeps no copy of island
 //! data: it opens islands read-only, per request.
@@ -40,14 +44,24 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use errandless_store::{Store, StoreError};
 
+mod catalog;
 mod connector;
+mod grant;
 mod member;
+mod purpose;
 
+pub use catalog::{
+    field_sensitivity, Catalog, DatasetDescription, DatasetSummary, FieldDescription,
+};
 pub use connector::{
     Connector, ConnectorConfig, ConnectorError, ConnectorKind, FieldValue, Islands, IslandsConfig,
     Row,
 };
+pub use grant::{
+    DataRequest, Grant, GrantError, GrantState, Grants, Mode, RequestStatus, Revocation, Terms,
+};
 pub use member::{key_text, parse_key, Member, MemberError, Members, NewMember, RetiredKey};
+pub use purpose::{LegalBasis, LegalBasisKind, Purpose, UnknownPurpose};
 
 /// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
@@ -66,4 +80,12 @@ pub fn now_millis() -> Millis {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
     i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// A fresh identifier: `prefix-` and 32 random hexadecimal digits.
+pub(crate) fn random_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 16];
+    getrandom::getrandom(&mut bytes).expect("the operating system provides randomness");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{prefix}-{hex}")
 }
