@@ -13,6 +13,10 @@
 //! - [`Grants`]: data requests filed by consumers, approved into [`Grant`]s or rejected by the
 //!   owner, and revoked at once; each names a [`Purpose`], a [`LegalBasis`], a period, a
 //!   division scope and a [`Mode`].
+//! - [`Exchange`]: per-subject reads. A [`SignedReadRequest`] is checked (consumer, signature,
+//!   replay, dataset, purpose, subject, grant, fields, scope), answered with a
+//!   [`SignedResponse`] signed by the owner that binds the request's hash, and recorded in the
+//!   ledger, allowed or refused; every refusal is a [`ReadError`] with a stable `code()`.
 //!
 //! This crate is not an HTTP server (the `server` crate wraps it) and keeps no copy of island
 //! data: it opens islands read-only, per request.
@@ -46,9 +50,11 @@ use errandless_store::{Store, StoreError};
 
 mod catalog;
 mod connector;
+mod exchange;
 mod grant;
 mod member;
 mod purpose;
+mod read;
 
 pub use catalog::{
     field_sensitivity, Catalog, DatasetDescription, DatasetSummary, FieldDescription,
@@ -57,11 +63,15 @@ pub use connector::{
     Connector, ConnectorConfig, ConnectorError, ConnectorKind, FieldValue, Islands, IslandsConfig,
     Row,
 };
+pub use exchange::Exchange;
 pub use grant::{
     DataRequest, Grant, GrantError, GrantState, Grants, Mode, RequestStatus, Revocation, Terms,
 };
 pub use member::{key_text, parse_key, Member, MemberError, Members, NewMember, RetiredKey};
 pub use purpose::{LegalBasis, LegalBasisKind, Purpose, UnknownPurpose};
+pub use read::{
+    ReadError, ReadRequest, ReadResponse, SignedReadRequest, SignedResponse, MAX_FIELDS,
+};
 
 /// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;

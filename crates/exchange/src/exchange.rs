@@ -1,0 +1,392 @@
+//! The exchange itself: members, grants and islands together, answering per-subject reads.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use ed25519_dalek::SigningKey;
+use errandless_ledger::{Entry, Kind, Sequencer, SubjectKey, SubjectTag};
+use errandless_standards::{CitizenId, DivisionCode, Standard, SubjectLink, Uscc};
+use errandless_store::Store;
+use serde_json::json;
+
+use crate::catalog::Catalog;
+use crate::connector::Islands;
+use crate::grant::{Grant, GrantState, Grants, Mode};
+use crate::member::Members;
+use crate::purpose::Purpose;
+use crate::read::{
+    check_shape, request_signed_by, sign_response, ReadError, ReadResponse, SignedReadRequest,
+    SignedResponse,
+};
+use crate::{now_millis, Millis};
+
+/// The exchange: it checks each read against the member register and the grants, reads the
+/// island through its connector, signs the answer with the owner's key, and records every
+/// read, allowed or refused, in the ledger.
+pub struct Exchange {
+    store: Store,
+    members: Members,
+    grants: Grants,
+    islands: Islands,
+    ledger: Mutex<Sequencer>,
+    subject_key: SubjectKey,
+    /// The owners' signing keys, as an owner's X-Road security server holds its own.
+    owner_keys: BTreeMap<String, SigningKey>,
+}
+
+impl std::fmt::Debug for Exchange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exchange")
+            .field("store", &self.store)
+            .field("islands", &self.islands)
+            .field("owners", &self.owner_keys.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a grant check found: the grant to read under, or why none will do.
+enum Verdict {
+    Allowed(Grant),
+    Refused(ReadError),
+}
+
+impl Exchange {
+    /// An exchange over a migrated `store` ([`crate::migrate`]), the open `islands`, the
+    /// `ledger` it records reads in, and the platform secret that turns ID numbers into tags.
+    pub fn new(store: Store, islands: Islands, ledger: Sequencer, subject_key: SubjectKey) -> Self {
+        Exchange {
+            members: Members::new(store.clone()),
+            grants: Grants::new(store.clone()),
+            store,
+            islands,
+            ledger: Mutex::new(ledger),
+            subject_key,
+            owner_keys: BTreeMap::new(),
+        }
+    }
+
+    /// Gives the exchange an owner's signing key, with which it signs that owner's answers.
+    pub fn add_owner_key(&mut self, owner: &str, key: SigningKey) {
+        self.owner_keys.insert(owner.to_owned(), key);
+    }
+
+    pub fn members(&self) -> &Members {
+        &self.members
+    }
+
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
+    pub fn islands(&self) -> &Islands {
+        &self.islands
+    }
+
+    /// The number of entries in the ledger.
+    pub fn ledger_size(&self) -> u64 {
+        self.ledger.lock().map_or(0, |log| log.size())
+    }
+
+    /// The published datasets.
+    pub fn catalog(&self) -> Catalog {
+        Catalog::new(self.islands.published())
+    }
+
+    /// The ledger leaves that record reads of `subject`'s data, oldest first.
+    pub async fn accesses_of(&self, subject: &str) -> Result<Vec<u64>, ReadError> {
+        let tag = self.subject_key.tag(subject).to_hex();
+        let rows =
+            sqlx::query("SELECT leaf FROM exchange_access_index WHERE subject = $1 ORDER BY leaf")
+                .bind(tag)
+                .fetch_all(self.store.pool())
+                .await?;
+        rows.iter()
+            .map(|r| {
+                let leaf: i64 = sqlx::Row::try_get(r, "leaf")?;
+                Ok(u64::try_from(leaf).unwrap_or_default())
+            })
+            .collect()
+    }
+
+    /// Answers a per-subject read now.
+    pub async fn read(&self, request: &SignedReadRequest) -> Result<SignedResponse, ReadError> {
+        self.read_at(request, now_millis()).await
+    }
+
+    /// Answers a per-subject read as at `now`. The checks run in this order, and the first
+    /// that fails is the refusal: shape, consumer, signature, replay, dataset, purpose, subject,
+    /// grant (validity, then fields, then division scope). Allowed or refused, the read is
+    /// appended to the ledger, and indexed by subject, before this returns.
+    pub async fn read_at(
+        &self,
+        request: &SignedReadRequest,
+        now: Millis,
+    ) -> Result<SignedResponse, ReadError> {
+        let r = &request.request;
+        let well_formed = check_shape(r).is_ok();
+        let subject = if well_formed { subject_of(r) } else { None };
+        let outcome = self.decide(request, now).await;
+        let (code, grant, owner) = match &outcome {
+            Ok((grant, _)) => ("allowed", Some(grant.id.clone()), Some(grant.owner.clone())),
+            Err(e) => (e.code(), None, None),
+        };
+        let tag = subject.as_ref().map(|(s, _)| self.subject_key.tag(s));
+        let leaf = self
+            .record(r, well_formed, tag, code, grant.as_deref(), now)
+            .await?;
+        let (grant, rows) = outcome?;
+        let owner = owner.unwrap_or_default();
+        let key = self
+            .owner_keys
+            .get(&owner)
+            .ok_or_else(|| ReadError::OwnerKeyUnavailable(owner.clone()))?;
+        let response = ReadResponse {
+            request_id: r.request_id.clone(),
+            request_hash: r.hash(),
+            consumer: r.consumer.clone(),
+            owner,
+            dataset: r.dataset.clone(),
+            purpose: r.purpose.clone(),
+            grant: grant.id,
+            rows,
+            served_at: now,
+            ledger_index: leaf,
+        };
+        Ok(sign_response(response, key))
+    }
+
+    /// Every check, and the island read if they pass.
+    async fn decide(
+        &self,
+        request: &SignedReadRequest,
+        now: Millis,
+    ) -> Result<(Grant, Vec<crate::Row>), ReadError> {
+        let r = &request.request;
+        check_shape(r)?;
+        let member = self
+            .members
+            .get(&r.consumer)
+            .await?
+            .ok_or_else(|| ReadError::UnknownConsumer(r.consumer.clone()))?;
+        if !request_signed_by(request, &member.key) {
+            return Err(ReadError::BadSignature);
+        }
+        self.remember(&r.consumer, &r.request_id, now).await?;
+        if self.islands.connector(&r.dataset).is_none() {
+            return Err(ReadError::UnknownDataset(r.dataset.clone()));
+        }
+        let purpose: Purpose = r
+            .purpose
+            .parse()
+            .map_err(|_| ReadError::UnknownPurpose(r.purpose.clone()))?;
+        let (subject, division) = parse_subject(r)?;
+        let grants = self.grants.grants_of(&r.consumer, &r.dataset).await?;
+        let grant = match choose(&grants, purpose, &r.fields, division, now) {
+            Verdict::Allowed(g) => g,
+            Verdict::Refused(e) => return Err(e),
+        };
+        if !self.owner_keys.contains_key(&grant.owner) {
+            return Err(ReadError::OwnerKeyUnavailable(grant.owner.clone()));
+        }
+        let rows = self
+            .islands
+            .lookup(&r.dataset, &subject, &r.fields)
+            .await
+            .map_err(ReadError::Island)?;
+        Ok((grant, rows))
+    }
+
+    /// Records the request id; a second use by the same consumer is a replay.
+    async fn remember(
+        &self,
+        consumer: &str,
+        request_id: &str,
+        now: Millis,
+    ) -> Result<(), ReadError> {
+        let seen = sqlx::query(
+            "SELECT request_id FROM exchange_seen_requests WHERE consumer = $1 AND request_id = $2",
+        )
+        .bind(consumer)
+        .bind(request_id)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if seen.is_some() {
+            return Err(ReadError::ReplayedRequest(request_id.to_owned()));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO exchange_seen_requests (consumer, request_id, seen_at) VALUES ($1, $2, $3)",
+        )
+        .bind(consumer)
+        .bind(request_id)
+        .bind(now)
+        .execute(self.store.pool())
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                Err(ReadError::ReplayedRequest(request_id.to_owned()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Appends the read's ledger entry (durable on return) and indexes it by subject.
+    async fn record(
+        &self,
+        r: &crate::ReadRequest,
+        well_formed: bool,
+        subject: Option<SubjectTag>,
+        outcome: &str,
+        grant: Option<&str>,
+        now: Millis,
+    ) -> Result<u64, ReadError> {
+        let kind = if outcome == "allowed" {
+            Kind::ACCESS
+        } else {
+            Kind::REFUSAL
+        };
+        let actor = if well_formed {
+            r.consumer.as_str()
+        } else {
+            "unknown"
+        };
+        let ledger_error = |e: &dyn std::fmt::Display| ReadError::Ledger(e.to_string());
+        let mut entry = Entry::new(Kind::new(kind).map_err(|e| ledger_error(&e))?, actor)
+            .map_err(|e| ledger_error(&e))?;
+        let mut body = json!({
+            "operation": "exchange.read",
+            "outcome": outcome,
+            "request_hash": r.hash(),
+        });
+        if well_formed {
+            entry.purpose = Some(r.purpose.clone());
+            body["request_id"] = json!(r.request_id);
+            body["dataset"] = json!(r.dataset);
+            body["fields"] = json!(r.fields);
+        }
+        if let Some(g) = grant {
+            body["grant"] = json!(g);
+        }
+        entry.subject = subject;
+        entry.time = Some(u64::try_from(now / 1000).unwrap_or_default());
+        entry.body = body;
+        let bytes = entry.to_bytes().map_err(|e| ledger_error(&e))?;
+        let leaf = {
+            let mut log = self
+                .ledger
+                .lock()
+                .map_err(|_| ReadError::Ledger("an earlier append panicked".into()))?;
+            log.append(&[bytes]).map_err(|e| ledger_error(&e))?.start
+        };
+        if let Some(tag) = subject {
+            sqlx::query(
+                "INSERT INTO exchange_access_index (subject, leaf, consumer, dataset, outcome, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(tag.to_hex())
+            .bind(i64::try_from(leaf).unwrap_or(i64::MAX))
+            .bind(actor)
+            .bind(if well_formed { r.dataset.as_str() } else { "" })
+            .bind(outcome)
+            .bind(now)
+            .execute(self.store.pool())
+            .await?;
+        }
+        Ok(leaf)
+    }
+}
+
+/// Picks a grant that allows the read, or the most telling refusal: with no grant in force,
+/// revoked before expired before not yet valid; with grants in force, a missing field before
+/// a subject outside scope.
+fn choose(
+    grants: &[Grant],
+    purpose: Purpose,
+    fields: &[String],
+    division: Option<DivisionCode>,
+    now: Millis,
+) -> Verdict {
+    let candidates: Vec<&Grant> = grants
+        .iter()
+        .filter(|g| g.terms.purpose == purpose && g.terms.mode == Mode::PerSubject)
+        .collect();
+    let in_force: Vec<&Grant> = candidates
+        .iter()
+        .copied()
+        .filter(|g| g.state_at(now) == GrantState::Valid)
+        .collect();
+    if in_force.is_empty() {
+        let with = |s: GrantState| candidates.iter().rev().find(|g| g.state_at(now) == s);
+        return Verdict::Refused(if let Some(g) = with(GrantState::Revoked) {
+            ReadError::GrantRevoked(g.id.clone())
+        } else if let Some(g) = with(GrantState::Expired) {
+            ReadError::GrantExpired(g.id.clone())
+        } else if let Some(g) = with(GrantState::NotYetValid) {
+            ReadError::GrantNotYetValid(g.id.clone())
+        } else {
+            ReadError::NoGrant {
+                consumer: grants
+                    .first()
+                    .map_or_else(String::new, |g| g.terms.consumer.clone()),
+                dataset: grants
+                    .first()
+                    .map_or_else(String::new, |g| g.terms.dataset.clone()),
+                purpose: purpose.code().to_owned(),
+            }
+        });
+    }
+    let covering: Vec<&Grant> = in_force
+        .iter()
+        .copied()
+        .filter(|g| g.covers(fields))
+        .collect();
+    if covering.is_empty() {
+        let missing = fields
+            .iter()
+            .find(|f| !in_force.iter().any(|g| g.terms.fields.contains(f)))
+            .or_else(|| fields.first())
+            .cloned()
+            .unwrap_or_default();
+        return Verdict::Refused(ReadError::FieldNotGranted(missing));
+    }
+    match covering.into_iter().find(|g| g.in_scope(division)) {
+        Some(g) => Verdict::Allowed(g.clone()),
+        None => Verdict::Refused(ReadError::SubjectOutsideScope),
+    }
+}
+
+/// The subject in canonical form and the division it belongs to, if the request's subject
+/// parses; used for the ledger tag even when the read is refused for another reason.
+fn subject_of(r: &crate::ReadRequest) -> Option<(String, Option<DivisionCode>)> {
+    parse_subject(r).ok()
+}
+
+/// Parses the subject as the dataset's subject kind wants it: a GB 11643 ID number for
+/// datasets about people, a GB 32100 code for organisations. Its division is the county of
+/// the ID's address code, or of the code's registration authority (see [`crate::Grants`]).
+fn parse_subject(r: &crate::ReadRequest) -> Result<(String, Option<DivisionCode>), ReadError> {
+    let organisation = Standard::builtin()
+        .dataset(&r.dataset)
+        .is_some_and(|d| matches!(d.subject, SubjectLink::Organisation { .. }));
+    let text = r.subject.trim();
+    if organisation {
+        let code = Uscc::parse(text).map_err(|e| ReadError::MalformedSubject {
+            expected: "social credit code",
+            rule: e.to_string(),
+        })?;
+        let division = code.as_str().get(2..8).and_then(county);
+        Ok((code.as_str().to_owned(), division))
+    } else {
+        let id = CitizenId::parse(text).map_err(|e| ReadError::MalformedSubject {
+            expected: "citizen ID number",
+            rule: e.to_string(),
+        })?;
+        let division = county(&format!("{:06}", id.address_code()));
+        Ok((id.as_str().to_owned(), division))
+    }
+}
+
+/// A six-digit GB/T 2260 code as a 12-digit county-level division code.
+fn county(six: &str) -> Option<DivisionCode> {
+    DivisionCode::parse(&format!("{six}000000")).ok()
+}
