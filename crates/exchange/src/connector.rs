@@ -604,3 +604,34 @@ fn from_text(text: &str, ty: ElementType) -> FieldValue {
         ElementType::String | ElementType::Date => FieldValue::Text(text.to_owned()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted_only_when_plain() {
+        assert_eq!(quote("one_card").ok().as_deref(), Some("\"one_card\""));
+        for bad in [
+            "",
+            "1abc",
+            "a b",
+            "a\"b",
+            "x; DROP TABLE t",
+            &"a".repeat(64),
+        ] {
+            assert!(quote(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn csv_cells_are_typed_by_their_element() {
+        assert_eq!(from_text("", ElementType::String), FieldValue::Null);
+        assert_eq!(from_text("42", ElementType::Money), FieldValue::Integer(42));
+        assert_eq!(from_text("2.5", ElementType::Real), FieldValue::Real(2.5));
+        assert_eq!(
+            from_text("2026-07-01", ElementType::Date),
+            FieldValue::Text("2026-07-01".into())
+        );
+    }
+}

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::catalog::Catalog;
 use crate::connector::Islands;
-use crate::grant::{Grant, GrantState, Grants, Mode};
+use crate::grant::{DataRequest, Grant, GrantError, GrantState, Grants, Mode, Terms};
 use crate::member::Members;
 use crate::purpose::Purpose;
 use crate::read::{
@@ -90,6 +90,93 @@ impl Exchange {
     /// The published datasets.
     pub fn catalog(&self) -> Catalog {
         Catalog::new(self.islands.published())
+    }
+
+    /// Files a data request ([`Grants::file`]) and records it in the ledger.
+    pub async fn file_request(&self, terms: Terms, now: Millis) -> Result<DataRequest, GrantError> {
+        let request = self.grants.file(terms, now).await?;
+        self.record_grant_event(
+            &request.terms.consumer,
+            "filed",
+            &request.id,
+            &request.terms,
+            now,
+        )?;
+        Ok(request)
+    }
+
+    /// Approves a data request ([`Grants::approve`]) and records the grant in the ledger.
+    pub async fn approve(
+        &self,
+        request: &str,
+        owner: &str,
+        now: Millis,
+    ) -> Result<Grant, GrantError> {
+        let grant = self.grants.approve(request, owner, now).await?;
+        self.record_grant_event(owner, "approved", &grant.id, &grant.terms, now)?;
+        Ok(grant)
+    }
+
+    /// Rejects a data request ([`Grants::reject`]) and records the rejection in the ledger.
+    pub async fn reject(
+        &self,
+        request: &str,
+        owner: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<DataRequest, GrantError> {
+        let rejected = self.grants.reject(request, owner, reason, now).await?;
+        self.record_grant_event(owner, "rejected", &rejected.id, &rejected.terms, now)?;
+        Ok(rejected)
+    }
+
+    /// Revokes a grant ([`Grants::revoke`]) and records the revocation in the ledger.
+    pub async fn revoke(
+        &self,
+        grant: &str,
+        owner: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Grant, GrantError> {
+        let revoked = self.grants.revoke(grant, owner, reason, now).await?;
+        self.record_grant_event(owner, "revoked", &revoked.id, &revoked.terms, now)?;
+        Ok(revoked)
+    }
+
+    /// A `grant` entry: who acted, on which request or grant, with its terms. The decision is
+    /// already stored; a ledger failure is reported so the caller can retry the record.
+    fn record_grant_event(
+        &self,
+        actor: &str,
+        event: &str,
+        id: &str,
+        t: &Terms,
+        now: Millis,
+    ) -> Result<(), GrantError> {
+        let ledger_error = |e: &dyn std::fmt::Display| GrantError::Ledger(e.to_string());
+        let mut entry = Entry::new(Kind::new(Kind::GRANT).map_err(|e| ledger_error(&e))?, actor)
+            .map_err(|e| ledger_error(&e))?;
+        entry.purpose = Some(t.purpose.code().to_owned());
+        entry.time = Some(u64::try_from(now / 1000).unwrap_or_default());
+        entry.body = json!({
+            "event": event,
+            "id": id,
+            "consumer": t.consumer,
+            "dataset": t.dataset,
+            "fields": t.fields,
+            "legal_basis": { "kind": t.legal_basis.kind.code(), "reference": t.legal_basis.reference },
+            "valid_from": t.valid_from,
+            "valid_until": t.valid_until,
+            "scope": t.scope.map(|s| s.to_string()),
+            "mode": t.mode.code(),
+        });
+        let bytes = entry.to_bytes().map_err(|e| ledger_error(&e))?;
+        let mut log = self
+            .ledger
+            .lock()
+            .map_err(|_| GrantError::Ledger("an earlier append panicked".into()))?;
+        log.append(&[bytes]).map_err(|e| ledger_error(&e))?;
+        Ok(())
     }
 
     /// The ledger leaves that record reads of `subject`'s data, oldest first.

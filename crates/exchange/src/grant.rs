@@ -187,6 +187,8 @@ pub enum GrantError {
     NoReason,
     #[error("stored record {id:?} is corrupt: {what}")]
     Corrupt { id: String, what: String },
+    #[error("the ledger could not record the decision: {0}")]
+    Ledger(String),
     #[error("the platform database failed")]
     Database(#[from] sqlx::Error),
 }

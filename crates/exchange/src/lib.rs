@@ -18,29 +18,64 @@
 //!   [`SignedResponse`] signed by the owner that binds the request's hash, and recorded in the
 //!   ledger, allowed or refused; every refusal is a [`ReadError`] with a stable `code()`.
 //!
-//! This crate is not an HTTP server (the `server` crate wraps it) and keeps no copy of island
-//! data: it opens islands read-only, per request.
+//! This crate is not an HTTP server (the `server` crate will wrap [`Exchange::read`]) and keeps
+//! no copy of island data: it opens SQLite islands read-only and reads only the fields asked
+//! for. Bulk sync to the data center is not built yet.
 //!
 //! ```no_run
-//! use errandless_exchange::{migrate, Members, NewMember};
+//! use errandless_exchange::{
+//!     migrate, Exchange, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Mode, NewMember,
+//!     Purpose, ReadRequest, Terms,
+//! };
+//! use errandless_ledger::{NoteSigner, Sequencer, SubjectKey, ALG_ED25519};
+//! use errandless_standards::Uscc;
 //! use errandless_store::Store;
+//! use std::path::Path;
 //!
-//! # async fn run(key: ed25519_dalek::VerifyingKey) -> Result<(), Box<dyn std::error::Error>> {
-//! let store = Store::open("errandless-data/platform.sqlite").await?;
+//! # async fn run(civil_affairs: ed25519_dalek::SigningKey, public_security: ed25519_dalek::SigningKey) -> Result<(), Box<dyn std::error::Error>> {
+//! let data = Path::new("errandless-data");
+//! let store = Store::open(&Store::default_url(data)).await?;
 //! migrate(&store).await?;
-//! let members = Members::new(store);
-//! members
-//!     .register(
-//!         NewMember {
-//!             id: "education".into(),
-//!             uscc: "91350100M000100Y43".into(),
-//!             name_zh: "教育厅".into(),
-//!             name_en: "Department of Education".into(),
-//!             key,
+//! let islands = Islands::open(&IslandsConfig::synthetic(data), data).await?;
+//! let log = Sequencer::open(&data.join("ledger"), NoteSigner::generate("ledger.example.gov/p", ALG_ED25519)?)?;
+//! let mut exchange = Exchange::new(store, islands, log, SubjectKey::generate());
+//! exchange.add_owner_key("public_security", public_security.clone());
+//!
+//! for (id, code, zh, en, key) in [
+//!     ("civil_affairs", 1, "民政厅", "Department of Civil Affairs", &civil_affairs),
+//!     ("public_security", 2, "公安厅", "Department of Public Security", &public_security),
+//! ] {
+//!     let member = NewMember { id: id.into(), uscc: Uscc::compose(b'1', b'1', 520000, code).to_string(), name_zh: zh.into(), name_en: en.into(), key: key.verifying_key() };
+//!     exchange.members().register(member, errandless_exchange::now_millis()).await?;
+//! }
+//! let request = exchange
+//!     .file_request(
+//!         Terms {
+//!             consumer: "civil_affairs".into(),
+//!             dataset: "public_security.resident".into(),
+//!             fields: vec!["name".into(), "birth_date".into()],
+//!             purpose: Purpose::BenefitEligibility,
+//!             legal_basis: LegalBasis { kind: LegalBasisKind::AdministrativeRegulation, reference: "社会救助暂行办法 第十一条".into() },
+//!             valid_from: 0,
+//!             valid_until: i64::MAX,
+//!             scope: None,
+//!             mode: Mode::PerSubject,
 //!         },
 //!         errandless_exchange::now_millis(),
 //!     )
 //!     .await?;
+//! exchange.approve(&request.id, "public_security", errandless_exchange::now_millis()).await?;
+//!
+//! let read = ReadRequest {
+//!     request_id: "0001".into(),
+//!     consumer: "civil_affairs".into(),
+//!     dataset: "public_security.resident".into(),
+//!     subject: "11010519491231002X".into(),
+//!     fields: vec!["name".into()],
+//!     purpose: "benefit_eligibility".into(),
+//! };
+//! let answer = exchange.read(&read.clone().sign(&civil_affairs)).await?;
+//! assert!(answer.verify(&public_security.verifying_key(), &read));
 //! # Ok(()) }
 //! ```
 

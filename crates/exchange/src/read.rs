@@ -259,3 +259,58 @@ pub(crate) fn request_signed_by(request: &SignedReadRequest, key: &VerifyingKey)
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request() -> ReadRequest {
+        ReadRequest {
+            request_id: "r-1".into(),
+            consumer: "civil_affairs".into(),
+            dataset: "public_security.resident".into(),
+            subject: "11010519491231002X".into(),
+            fields: vec!["name".into()],
+            purpose: "benefit_eligibility".into(),
+        }
+    }
+
+    #[test]
+    fn the_canonical_encoding_is_fixed() {
+        let bytes = request().canonical_bytes();
+        assert_eq!(
+            String::from_utf8(bytes).expect("utf-8"),
+            "errandless-exchange/read-request/v1\n{\"request_id\":\"r-1\",\"consumer\":\"civil_affairs\",\
+             \"dataset\":\"public_security.resident\",\"subject\":\"11010519491231002X\",\
+             \"fields\":[\"name\"],\"purpose\":\"benefit_eligibility\"}"
+        );
+        assert_eq!(request().hash().len(), 64);
+    }
+
+    #[test]
+    fn a_signature_covers_every_member_of_the_request() {
+        let key = SigningKey::from_bytes(&[5; 32]);
+        let signed = request().sign(&key);
+        assert!(request_signed_by(&signed, &key.verifying_key()));
+        let mut changed = signed.clone();
+        changed.request.fields.push("address".into());
+        assert!(!request_signed_by(&changed, &key.verifying_key()));
+        let mut short = signed;
+        short.signature.pop();
+        assert!(!request_signed_by(&short, &key.verifying_key()));
+    }
+
+    #[test]
+    fn oversized_requests_are_malformed() {
+        let mut r = request();
+        r.fields = (0..=MAX_FIELDS).map(|i| format!("f{i}")).collect();
+        assert_eq!(
+            check_shape(&r).map_err(|e| e.code()),
+            Err("malformed_request")
+        );
+        let mut r = request();
+        r.request_id = "a b".into();
+        assert!(check_shape(&r).is_err());
+        assert!(check_shape(&request()).is_ok());
+    }
+}

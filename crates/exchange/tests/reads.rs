@@ -291,3 +291,46 @@ async fn every_bad_request_is_refused_with_its_code_and_recorded() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn grant_decisions_through_the_exchange_are_recorded() {
+    for_each_backend(|store| async move {
+        let f = fixture(store).await;
+        let terms = Terms {
+            consumer: "civil_affairs".into(),
+            dataset: "finance.one_card".into(),
+            fields: vec!["account".into()],
+            purpose: Purpose::Payment,
+            legal_basis: LegalBasis {
+                kind: LegalBasisKind::NormativeDocument,
+                reference: "Provincial Notice 2026-12, art. 5".into(),
+            },
+            valid_from: 0,
+            valid_until: 1_000_000,
+            scope: None,
+            mode: Mode::PerSubject,
+        };
+        let before = f.exchange.ledger_size();
+        let request = f.exchange.file_request(terms, 10).await.expect("files");
+        let grant = f
+            .exchange
+            .approve(&request.id, "finance", 20)
+            .await
+            .expect("approves");
+        f.exchange
+            .revoke(&grant.id, "finance", "account data no longer needed", 30)
+            .await
+            .expect("revokes");
+        assert_eq!(f.exchange.ledger_size(), before + 3);
+        let events: Vec<String> = (before..before + 3)
+            .map(|i| {
+                let e = entry_at(&f, i);
+                assert_eq!(e.kind.as_str(), "grant");
+                e.body["event"].as_str().unwrap_or_default().to_owned()
+            })
+            .collect();
+        assert_eq!(events, ["filed", "approved", "revoked"]);
+        assert_eq!(entry_at(&f, before + 1).actor, "finance");
+    })
+    .await;
+}
