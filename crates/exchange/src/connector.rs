@@ -159,6 +159,8 @@ enum Source {
     Postgres {
         pool: sqlx::PgPool,
         table: String,
+        /// The server's URL, for a bulk scan on a connection of its own.
+        url: String,
     },
     Csv(CsvTable),
 }
@@ -243,7 +245,11 @@ impl Connector {
                     .execute(&pool)
                     .await
                     .map_err(|e| island_error(e.to_string()))?;
-                Source::Postgres { pool, table }
+                Source::Postgres {
+                    pool,
+                    table,
+                    url: config.location.clone(),
+                }
             }
             ConnectorKind::Csv => {
                 let path = resolve(base, &config.location);
@@ -329,7 +335,7 @@ impl Connector {
                 }
                 Ok(out)
             }
-            Source::Postgres { pool, table } => {
+            Source::Postgres { pool, table, .. } => {
                 let select = if wanted.is_empty() {
                     "1".to_owned()
                 } else {
@@ -397,47 +403,296 @@ impl Connector {
         i: usize,
         column: &str,
     ) -> Result<FieldValue, ConnectorError> {
-        use sqlx::{Column, Row as _, TypeInfo};
-        let ty = row.columns()[i].type_info().name().to_owned();
-        let read_error = |e: sqlx::Error| ConnectorError::Island {
+        postgres_value(row, i).map_err(|e| match e {
+            PgValueError::Read(e) => ConnectorError::Island {
+                dataset: self.dataset.id.clone(),
+                location: self.location.clone(),
+                reason: e.to_string(),
+            },
+            PgValueError::Unsupported(ty) => ConnectorError::UnsupportedColumnType {
+                dataset: self.dataset.id.clone(),
+                column: column.to_owned(),
+                ty,
+            },
+        })
+    }
+
+    /// An owned reader of every row of the dataset, ordered by subject, for a bulk sync on a
+    /// thread of its own (see [`Scan`]). `subject` is the island column that names the subject
+    /// (already quoted), `from` the table expression, and `fields` the standard fields to read.
+    fn scan_from(
+        &self,
+        subject: &str,
+        from: &str,
+        fields: &[String],
+    ) -> Result<Scan, ConnectorError> {
+        let wanted: Vec<(String, ElementType)> = fields
+            .iter()
+            .map(|f| Ok((self.column(f)?.to_owned(), self.element_type(f))))
+            .collect::<Result<_, ConnectorError>>()?;
+        let mut select = vec![subject.to_owned()];
+        for (c, _) in &wanted {
+            select.push(format!("t.{}", quote(c)?));
+        }
+        let select = select.join(", ");
+        let island_error = |reason: String| ConnectorError::Island {
             dataset: self.dataset.id.clone(),
             location: self.location.clone(),
-            reason: e.to_string(),
+            reason,
         };
-        let v = match ty.as_str() {
-            "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => row
-                .try_get::<Option<String>, _>(i)
-                .map_err(read_error)?
-                .map(FieldValue::Text),
-            "INT2" => row
-                .try_get::<Option<i16>, _>(i)
-                .map_err(read_error)?
-                .map(|v| FieldValue::Integer(v.into())),
-            "INT4" => row
-                .try_get::<Option<i32>, _>(i)
-                .map_err(read_error)?
-                .map(|v| FieldValue::Integer(v.into())),
-            "INT8" => row
-                .try_get::<Option<i64>, _>(i)
-                .map_err(read_error)?
-                .map(FieldValue::Integer),
-            "FLOAT4" | "FLOAT8" => row
-                .try_get::<Option<f64>, _>(i)
-                .map_err(read_error)?
-                .map(FieldValue::Real),
-            "BOOL" => row
-                .try_get::<Option<bool>, _>(i)
-                .map_err(read_error)?
-                .map(|v| FieldValue::Integer(v.into())),
-            _ => {
-                return Err(ConnectorError::UnsupportedColumnType {
-                    dataset: self.dataset.id.clone(),
-                    column: column.to_owned(),
-                    ty,
-                })
+        let kind = match &self.source {
+            Source::Sqlite { conn, .. } => {
+                let conn = conn
+                    .lock()
+                    .map_err(|_| island_error("a reader panicked".into()))?;
+                let path = conn
+                    .path()
+                    .filter(|p| !p.is_empty())
+                    .ok_or_else(|| island_error("the island is not a file".into()))?;
+                ScanKind::Sqlite {
+                    path: PathBuf::from(path),
+                    sql: format!("SELECT {select} FROM {from} ORDER BY 1"),
+                    count: format!("SELECT COUNT(*) FROM {from}"),
+                }
+            }
+            Source::Postgres { url, .. } => ScanKind::Postgres {
+                url: url.clone(),
+                sql: format!(
+                    "SELECT {subject}::text, {} FROM {from} ORDER BY 1 COLLATE \"C\"",
+                    if wanted.is_empty() {
+                        "1".to_owned()
+                    } else {
+                        wanted
+                            .iter()
+                            .map(|(c, _)| Ok(format!("t.{}", quote(c)?)))
+                            .collect::<Result<Vec<_>, ConnectorError>>()?
+                            .join(", ")
+                    }
+                ),
+                count: format!("SELECT COUNT(*) FROM {from}"),
+            },
+            Source::Csv(_) => {
+                return Err(island_error("a CSV island is scanned in memory".into()));
             }
         };
-        Ok(v.unwrap_or(FieldValue::Null))
+        Ok(Scan {
+            dataset: self.dataset.id.clone(),
+            location: self.location.clone(),
+            kind,
+        })
+    }
+
+    fn csv_scan(&self, subject_field: &str, fields: &[String]) -> Result<Scan, ConnectorError> {
+        let Source::Csv(t) = &self.source else {
+            return Err(ConnectorError::NotPublished(self.dataset.id.clone()));
+        };
+        let key = t.header[self.column(subject_field)?];
+        let wanted: Vec<(usize, ElementType)> = fields
+            .iter()
+            .map(|f| Ok((t.header[self.column(f)?], self.element_type(f))))
+            .collect::<Result<_, ConnectorError>>()?;
+        let mut rows: Vec<Vec<FieldValue>> = t
+            .records
+            .iter()
+            .map(|r| {
+                let mut row = vec![from_text(r.get(key).unwrap_or(""), ElementType::String)];
+                row.extend(
+                    wanted
+                        .iter()
+                        .map(|(i, ty)| from_text(r.get(*i).unwrap_or(""), *ty)),
+                );
+                row
+            })
+            .collect();
+        rows.sort_by(|a, b| text_key(&a[0]).cmp(&text_key(&b[0])));
+        Ok(Scan {
+            dataset: self.dataset.id.clone(),
+            location: self.location.clone(),
+            kind: ScanKind::Memory(rows),
+        })
+    }
+
+    fn is_csv(&self) -> bool {
+        matches!(self.source, Source::Csv(_))
+    }
+
+    fn sqlite_path(&self) -> Option<String> {
+        match &self.source {
+            Source::Sqlite { conn, .. } => conn.lock().ok()?.path().map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    fn table(&self) -> Option<&str> {
+        match &self.source {
+            Source::Sqlite { table, .. } | Source::Postgres { table, .. } => Some(table),
+            Source::Csv(_) => None,
+        }
+    }
+}
+
+/// The sort key of a subject value.
+fn text_key(v: &FieldValue) -> String {
+    match v {
+        FieldValue::Text(t) => t.clone(),
+        FieldValue::Integer(n) => n.to_string(),
+        FieldValue::Real(r) => r.to_string(),
+        FieldValue::Null => String::new(),
+    }
+}
+
+enum PgValueError {
+    Read(sqlx::Error),
+    Unsupported(String),
+}
+
+fn postgres_value(row: &sqlx::postgres::PgRow, i: usize) -> Result<FieldValue, PgValueError> {
+    use sqlx::{Column, Row as _, TypeInfo};
+    let ty = row.columns()[i].type_info().name().to_owned();
+    let v = match ty.as_str() {
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => row
+            .try_get::<Option<String>, _>(i)
+            .map_err(PgValueError::Read)?
+            .map(FieldValue::Text),
+        "INT2" => row
+            .try_get::<Option<i16>, _>(i)
+            .map_err(PgValueError::Read)?
+            .map(|v| FieldValue::Integer(v.into())),
+        "INT4" => row
+            .try_get::<Option<i32>, _>(i)
+            .map_err(PgValueError::Read)?
+            .map(|v| FieldValue::Integer(v.into())),
+        "INT8" => row
+            .try_get::<Option<i64>, _>(i)
+            .map_err(PgValueError::Read)?
+            .map(FieldValue::Integer),
+        "FLOAT4" | "FLOAT8" => row
+            .try_get::<Option<f64>, _>(i)
+            .map_err(PgValueError::Read)?
+            .map(FieldValue::Real),
+        "BOOL" => row
+            .try_get::<Option<bool>, _>(i)
+            .map_err(PgValueError::Read)?
+            .map(|v| FieldValue::Integer(v.into())),
+        _ => return Err(PgValueError::Unsupported(ty)),
+    };
+    Ok(v.unwrap_or(FieldValue::Null))
+}
+
+/// Every row of one dataset, ordered by subject (byte order of the subject's text), read on
+/// the thread that calls [`Scan::for_each`]. Each row handed over starts with the subject's
+/// value, followed by the fields asked for, typed as [`FieldValue`]s. SQLite islands are
+/// opened read-only again for the scan; PostgreSQL islands are read on a connection of the
+/// scan's own; CSV islands, already in memory, are sorted there.
+pub struct Scan {
+    dataset: String,
+    location: String,
+    kind: ScanKind,
+}
+
+enum ScanKind {
+    Sqlite {
+        path: PathBuf,
+        sql: String,
+        count: String,
+    },
+    Postgres {
+        url: String,
+        sql: String,
+        count: String,
+    },
+    Memory(Vec<Vec<FieldValue>>),
+}
+
+impl std::fmt::Debug for Scan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scan")
+            .field("dataset", &self.dataset)
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scan {
+    fn error(&self, reason: impl std::fmt::Display) -> ConnectorError {
+        ConnectorError::Island {
+            dataset: self.dataset.clone(),
+            location: self.location.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Calls `row` with each row in subject order and stops at the first error it returns.
+    /// `total` is told how many rows the island holds before the first row, for progress.
+    pub fn for_each<E: From<ConnectorError>>(
+        self,
+        total: impl FnOnce(u64),
+        mut row: impl FnMut(&[FieldValue]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match &self.kind {
+            ScanKind::Memory(rows) => {
+                total(rows.len() as u64);
+                for r in rows {
+                    row(r)?;
+                }
+                Ok(())
+            }
+            ScanKind::Sqlite { path, sql, count } => {
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+                let conn = rusqlite::Connection::open_with_flags(path, flags)
+                    .map_err(|e| self.error(e))?;
+                let n: i64 = conn
+                    .query_row(count, [], |r| r.get(0))
+                    .map_err(|e| self.error(e))?;
+                total(u64::try_from(n).unwrap_or_default());
+                let mut stmt = conn.prepare(sql).map_err(|e| self.error(e))?;
+                let width = stmt.column_count();
+                let mut rows = stmt.query([]).map_err(|e| self.error(e))?;
+                let mut values = Vec::with_capacity(width);
+                while let Some(r) = rows.next().map_err(|e| self.error(e))? {
+                    values.clear();
+                    for i in 0..width {
+                        values.push(from_sqlite(r.get_ref(i).map_err(|e| self.error(e))?));
+                    }
+                    row(&values)?;
+                }
+                Ok(())
+            }
+            ScanKind::Postgres { url, sql, count } => {
+                use futures_util::TryStreamExt as _;
+                use sqlx::Connection as _;
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| self.error(e))?;
+                runtime.block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(url)
+                        .await
+                        .map_err(|e| self.error(e))?;
+                    let n: i64 = sqlx::query_scalar(count)
+                        .fetch_one(&mut conn)
+                        .await
+                        .map_err(|e| self.error(e))?;
+                    total(u64::try_from(n).unwrap_or_default());
+                    let mut stream = sqlx::query(sql).fetch(&mut conn);
+                    let mut values = Vec::new();
+                    while let Some(r) = stream.try_next().await.map_err(|e| self.error(e))? {
+                        values.clear();
+                        for i in 0..sqlx::Row::len(&r) {
+                            values.push(postgres_value(&r, i).map_err(|e| match e {
+                                PgValueError::Read(e) => self.error(e),
+                                PgValueError::Unsupported(ty) => {
+                                    self.error(format!("a column of type {ty} cannot be read"))
+                                }
+                            })?);
+                        }
+                        row(&values)?;
+                    }
+                    Ok(())
+                })
+            }
+        }
     }
 }
 
@@ -534,6 +789,70 @@ impl Islands {
                     })
                     .collect();
                 connector.rows_where(field, &locals, fields).await
+            }
+        }
+    }
+}
+
+impl Islands {
+    /// An owned reader of every row of `dataset`, ordered by subject, holding the subject
+    /// (the ID number or social credit code) and `fields`. A dataset keyed by a local
+    /// identifier is joined to the dataset that maps it to a person, which must sit in the
+    /// same SQLite or PostgreSQL database; rows whose local identifier maps to no one are left
+    /// out.
+    pub fn scan(&self, dataset: &str, fields: &[String]) -> Result<Scan, ConnectorError> {
+        let connector = self
+            .connector(dataset)
+            .ok_or_else(|| ConnectorError::NotPublished(dataset.to_owned()))?;
+        let table = connector.table().unwrap_or_default().to_owned();
+        match &connector.dataset.subject {
+            SubjectLink::Direct { field } | SubjectLink::Organisation { field } => {
+                if connector.is_csv() {
+                    return connector.csv_scan(field, fields);
+                }
+                let subject = format!("t.{}", quote(connector.column(field)?)?);
+                connector.scan_from(&subject, &format!("{table} AS t"), fields)
+            }
+            SubjectLink::Via {
+                dataset: via,
+                field,
+            } => {
+                let missing = || ConnectorError::MissingVia {
+                    dataset: dataset.to_owned(),
+                    via: via.clone(),
+                };
+                let via_connector = self.connector(via).ok_or_else(missing)?;
+                let SubjectLink::Direct {
+                    field: subject_field,
+                } = &via_connector.dataset.subject
+                else {
+                    return Err(missing());
+                };
+                let same_database = match (&connector.source, &via_connector.source) {
+                    (Source::Sqlite { .. }, Source::Sqlite { .. }) => {
+                        connector.sqlite_path().is_some()
+                            && connector.sqlite_path() == via_connector.sqlite_path()
+                    }
+                    (Source::Postgres { url: a, .. }, Source::Postgres { url: b, .. }) => a == b,
+                    _ => false,
+                };
+                if !same_database {
+                    return Err(ConnectorError::Island {
+                        dataset: dataset.to_owned(),
+                        location: connector.location.clone(),
+                        reason: format!(
+                            "a bulk scan joins it to {via}, which must be in the same database"
+                        ),
+                    });
+                }
+                let via_table = via_connector.table().unwrap_or_default();
+                let subject = format!("v.{}", quote(via_connector.column(subject_field)?)?);
+                let from = format!(
+                    "{table} AS t JOIN {via_table} AS v ON v.{} = t.{}",
+                    quote(via_connector.column(field)?)?,
+                    quote(connector.column(field)?)?
+                );
+                connector.scan_from(&subject, &from, fields)
             }
         }
     }

@@ -82,6 +82,21 @@ impl Exchange {
         &self.islands
     }
 
+    /// The platform store, for the exchange's own modules.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The ledger, for the exchange's own modules: bulk sync appends its entries in batches.
+    pub(crate) fn ledger(&self) -> &Mutex<Sequencer> {
+        &self.ledger
+    }
+
+    /// The platform secret that turns ID numbers into ledger tags.
+    pub(crate) fn subject_key(&self) -> &SubjectKey {
+        &self.subject_key
+    }
+
     /// The number of entries in the ledger.
     pub fn ledger_size(&self) -> u64 {
         self.ledger.lock().map_or(0, |log| log.size())

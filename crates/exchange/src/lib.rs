@@ -90,13 +90,14 @@ mod grant;
 mod member;
 mod purpose;
 mod read;
+mod sync;
 
 pub use catalog::{
     field_sensitivity, Catalog, DatasetDescription, DatasetSummary, FieldDescription,
 };
 pub use connector::{
     Connector, ConnectorConfig, ConnectorError, ConnectorKind, FieldValue, Islands, IslandsConfig,
-    Row,
+    Row, Scan,
 };
 pub use exchange::Exchange;
 pub use grant::{
@@ -106,6 +107,10 @@ pub use member::{key_text, parse_key, Member, MemberError, Members, NewMember, R
 pub use purpose::{LegalBasis, LegalBasisKind, Purpose, UnknownPurpose};
 pub use read::{
     ReadError, ReadRequest, ReadResponse, SignedReadRequest, SignedResponse, MAX_FIELDS,
+};
+pub use sync::{
+    Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport, DATACENTER_DIR,
+    LEDGER_BATCH, SNAPSHOT_KIND,
 };
 
 /// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.
