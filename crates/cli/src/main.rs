@@ -6,6 +6,7 @@
 mod config;
 mod ledger_cmd;
 mod standard_cmd;
+mod sync_cmd;
 mod witness_cmd;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +58,9 @@ enum Command {
     },
     /// Run a C2SP tlog-witness that cosigns another log's checkpoints.
     Witness(witness_cmd::WitnessArgs),
+    /// Bulk-sync granted datasets to the data center as Parquet snapshots named by their
+    /// SHA-256, recording every touched subject in the ledger; `sync bench` measures it.
+    Sync(sync_cmd::SyncArgs),
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(args) => synth(&settings, args),
         Command::Ledger { command } => ledger_cmd::run(command, &settings.data),
         Command::Witness(args) => witness_cmd::run(args, &settings.data),
+        Command::Sync(args) => sync_cmd::run(args, &settings),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {
