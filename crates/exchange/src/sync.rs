@@ -612,26 +612,35 @@ impl Exchange {
             log.append(&batch.entries)
                 .map_err(|e| SyncError::Ledger(e.to_string()))?
         };
+        // Inserted in tag order, so that each batch walks the index's pages once instead of
+        // jumping between them.
+        let mut rows: Vec<(&[u8; 64], u64)> = batch
+            .tags
+            .iter()
+            .zip(range.clone())
+            .collect();
+        rows.sort_unstable();
         let mut tx = self.store().pool().begin().await?;
-        for (chunk_no, chunk) in batch.tags.chunks(INDEX_ROWS).enumerate() {
+        for chunk in rows.chunks(INDEX_ROWS) {
             // Tags are 64 hexadecimal digits made here and leaves are integers, so they are
-            // written as literals; only the member and dataset names are bound.
+            // written as literals; only the member and dataset names are bound. Each statement
+            // is different, so none is kept in the statement cache.
             let mut sql = String::with_capacity(chunk.len() * 96 + 128);
             sql.push_str(
                 "INSERT INTO exchange_access_index (subject, leaf, consumer, dataset, outcome, at) VALUES ",
             );
-            for (i, tag) in chunk.iter().enumerate() {
-                let leaf = range.start + (chunk_no * INDEX_ROWS + i) as u64;
+            for (i, (tag, leaf)) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(',');
                 }
                 sql.push_str("('");
-                sql.push_str(std::str::from_utf8(tag).unwrap_or_default());
+                sql.push_str(std::str::from_utf8(*tag).unwrap_or_default());
                 sql.push_str("',");
                 sql.push_str(&leaf.to_string());
                 sql.push_str(",$1,$2,'allowed',$3)");
             }
             sqlx::query(&sql)
+                .persistent(false)
                 .bind(consumer)
                 .bind(dataset)
                 .bind(now)
