@@ -458,7 +458,7 @@ impl Connector {
             Source::Postgres { url, .. } => ScanKind::Postgres {
                 url: url.clone(),
                 sql: format!(
-                    "SELECT {subject}::text, {} FROM {from} ORDER BY 1 COLLATE \"C\"",
+                    "SELECT {subject}::text, {} FROM {from} ORDER BY {subject}::text COLLATE \"C\"",
                     if wanted.is_empty() {
                         "1".to_owned()
                     } else {

@@ -17,10 +17,17 @@
 //!   replay, dataset, purpose, subject, grant, fields, scope), answered with a
 //!   [`SignedResponse`] signed by the owner that binds the request's hash, and recorded in the
 //!   ledger, allowed or refused; every refusal is a [`ReadError`] with a stable `code()`.
+//! - [`Exchange::sync`]: bulk sync under a grant of mode [`Mode::Bulk`]. The island is streamed
+//!   in subject order ([`Scan`]) into a Parquet [`Snapshot`] of the granted fields under the data
+//!   center directory, named by the SHA-256 of its bytes ([`SnapshotId`]). Each version holds
+//!   the whole dataset and names its parent; the subjects whose rows changed (by a per-row
+//!   hash kept in the file) are listed in a delta file, each gets an access entry through the
+//!   ledger's batched append, and one `snapshot` entry names the file's hash. A sync that
+//!   changes nothing makes no version. The `sync` module's documentation has the details.
 //!
-//! This crate is not an HTTP server (the `server` crate will wrap [`Exchange::read`]) and keeps
-//! no copy of island data: it opens SQLite islands read-only and reads only the fields asked
-//! for. Bulk sync to the data center is not built yet.
+//! This crate is not an HTTP server (the `server` crate will wrap [`Exchange::read`]). It keeps
+//! no copy of island data except the data center's snapshots, which only a bulk grant puts
+//! there; it opens SQLite islands read-only and reads only the fields granted or asked for.
 //!
 //! ```no_run
 //! use errandless_exchange::{

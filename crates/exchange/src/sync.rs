@@ -614,11 +614,7 @@ impl Exchange {
         };
         // Inserted in tag order, so that each batch walks the index's pages once instead of
         // jumping between them.
-        let mut rows: Vec<(&[u8; 64], u64)> = batch
-            .tags
-            .iter()
-            .zip(range.clone())
-            .collect();
+        let mut rows: Vec<(&[u8; 64], u64)> = batch.tags.iter().zip(range.clone()).collect();
         rows.sort_unstable();
         let mut tx = self.store().pool().begin().await?;
         for chunk in rows.chunks(INDEX_ROWS) {

@@ -475,3 +475,102 @@ async fn refusals_are_recorded_and_move_nothing() {
     })
     .await;
 }
+
+/// finance.one_card loaded into a schema of its own on the test PostgreSQL server syncs to
+/// the very same snapshot, byte for byte, as the SQLite island it came from.
+#[tokio::test]
+async fn a_postgres_island_syncs_to_the_same_snapshot_as_the_sqlite_one() {
+    use std::io::Write as _;
+    let Ok(url) = std::env::var("ERRANDLESS_TEST_POSTGRES_URL") else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "PostgreSQL island sync skipped: set ERRANDLESS_TEST_POSTGRES_URL to run it"
+        );
+        return;
+    };
+    let schema = format!("exchange_sync_island_{}", std::process::id());
+    let pool = sqlx::PgPool::connect(&url).await.expect("server reachable");
+    sqlx::raw_sql(&format!(
+        "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; \
+         CREATE TABLE {schema}.one_card (account TEXT NOT NULL, id_number TEXT NOT NULL, \
+         bank TEXT NOT NULL, opened_on TEXT NOT NULL, status TEXT NOT NULL)"
+    ))
+    .execute(&pool)
+    .await
+    .expect("schema created");
+    let rows: Vec<[String; 5]> = {
+        let conn = rusqlite::Connection::open_with_flags(
+            province().join("islands/finance.sqlite"),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .expect("island opens");
+        let mut stmt = conn
+            .prepare("SELECT account, id_number, bank, opened_on, status FROM one_card")
+            .expect("prepare");
+        let mapped = stmt
+            .query_map([], |r| {
+                Ok([r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?])
+            })
+            .expect("query");
+        mapped.collect::<Result<Vec<_>, _>>().expect("rows")
+    };
+    // In reverse, so the scan's ORDER BY, not the insertion order, gives the file its order.
+    let insert = format!("INSERT INTO {schema}.one_card VALUES ($1, $2, $3, $4, $5)");
+    for r in rows.iter().rev() {
+        let mut q = sqlx::query(&insert);
+        for v in r {
+            q = q.bind(v);
+        }
+        q.execute(&pool).await.expect("insert");
+    }
+    // A failing run leaves its schema behind (named by the process id) for inspection.
+    let (island_url, island_schema) = (url.clone(), schema.clone());
+    {
+        let mut ids = Vec::new();
+        for postgres in [false, true] {
+            let tmp = tempfile::tempdir().expect("temp dir");
+            let store = Store::open(&Store::default_url(tmp.path()))
+                .await
+                .expect("store");
+            let mut f = fixture(store).await;
+            if postgres {
+                let config = errandless_exchange::IslandsConfig {
+                    connector: vec![errandless_exchange::ConnectorConfig {
+                        dataset: "finance.one_card".into(),
+                        kind: errandless_exchange::ConnectorKind::Postgres,
+                        location: island_url.clone(),
+                        table: None,
+                        schema: Some(island_schema.clone()),
+                        columns: Default::default(),
+                    }],
+                };
+                let islands = Islands::open(&config, &f.data).await.expect("opens");
+                let log =
+                    Sequencer::create(&f.ledger.with_extension("pg"), log_key()).expect("ledger");
+                f.exchange = Exchange::new(
+                    f.store.clone(),
+                    islands,
+                    log,
+                    SubjectKey::from_bytes([3; 32]),
+                );
+                f.ledger = f.ledger.with_extension("pg");
+            }
+            bulk_grant(
+                &f,
+                "finance.one_card",
+                &["bank", "opened_on", "status"],
+                LegalBasisKind::Law,
+            )
+            .await
+            .expect("granted");
+            let report = f.sync("finance.one_card").await.expect("synced");
+            assert_eq!(report.rows, rows.len() as u64);
+            ids.push(report.snapshot);
+        }
+        assert_eq!(ids[0], ids[1], "the same rows make the same file");
+    }
+    sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&pool)
+        .await
+        .expect("schema dropped");
+}
