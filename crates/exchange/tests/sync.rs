@@ -574,3 +574,56 @@ async fn a_postgres_island_syncs_to_the_same_snapshot_as_the_sqlite_one() {
         .await
         .expect("schema dropped");
 }
+
+#[tokio::test]
+async fn a_scoped_bulk_grant_syncs_only_its_county() {
+    for_each_backend(|store| async move {
+        let f = fixture(store).await;
+        let first: String = f
+            .island("public_security")
+            .query_row(
+                "SELECT id_number FROM resident ORDER BY id_number LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .expect("a resident");
+        let county = &first[..6];
+        let terms = Terms {
+            consumer: CONSUMER.into(),
+            dataset: RESIDENT.into(),
+            fields: vec!["name".into()],
+            purpose: Purpose::BenefitEligibility,
+            legal_basis: LegalBasis {
+                kind: LegalBasisKind::Law,
+                reference: "法".into(),
+            },
+            valid_from: 0,
+            valid_until: i64::MAX,
+            scope: Some(
+                errandless_standards::DivisionCode::parse(&format!("{county}000000"))
+                    .expect("a county"),
+            ),
+            mode: Mode::Bulk,
+        };
+        let request = f.exchange.file_request(terms, 0).await.expect("filed");
+        f.exchange
+            .approve(&request.id, "public_security", 0)
+            .await
+            .expect("approved");
+        let report = f.sync(RESIDENT).await.expect("synced");
+        let (_, rows) = read_parquet(&f.datacenter().join(report.snapshot.file_name()));
+        assert!(!rows.is_empty());
+        assert!(rows.iter().all(|r| r[0].starts_with(county)));
+        let inside: i64 = f
+            .island("public_security")
+            .query_row(
+                "SELECT COUNT(*) FROM resident WHERE substr(id_number, 1, 6) = ?1",
+                [county],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(rows.len() as i64, inside);
+        assert_eq!(report.left_out + report.rows, island_rows(&f).len() as u64);
+    })
+    .await;
+}
