@@ -75,7 +75,9 @@ mod tests {
         assert_eq!(Fen(-150).to_decimal(), "-1.50");
         assert_eq!(Fen::parse_decimal("5000"), Ok(Fen(500_000)));
         assert_eq!(Fen::parse_decimal("0.5"), Ok(Fen(50)));
-        for bad in ["", ".5", "5.", "1.234", "-1.00", "+1", "1e3", " 1", "1,00", "0x10"] {
+        for bad in [
+            "", ".5", "5.", "1.234", "-1.00", "+1", "1e3", " 1", "1,00", "0x10",
+        ] {
             assert!(Fen::parse_decimal(bad).is_err(), "{bad:?} must be refused");
         }
     }

@@ -136,9 +136,19 @@ mod tests {
     fn mostly_settled_a_few_rejected_and_deterministic() {
         let f = file(10_000);
         let a = simulate(&f, 7, &Faults::default(), "2026-11-27T01:00:00Z");
-        assert_eq!(a, simulate(&f, 7, &Faults::default(), "2026-11-27T01:00:00Z"));
-        assert_ne!(a, simulate(&f, 8, &Faults::default(), "2026-11-27T01:00:00Z"));
-        let rejected: Vec<&TxStatus> = a.transactions.iter().filter(|t| t.status == "RJCT").collect();
+        assert_eq!(
+            a,
+            simulate(&f, 7, &Faults::default(), "2026-11-27T01:00:00Z")
+        );
+        assert_ne!(
+            a,
+            simulate(&f, 8, &Faults::default(), "2026-11-27T01:00:00Z")
+        );
+        let rejected: Vec<&TxStatus> = a
+            .transactions
+            .iter()
+            .filter(|t| t.status == "RJCT")
+            .collect();
         assert!(
             (200..=500).contains(&rejected.len()),
             "{} rejected of 10000",
@@ -146,7 +156,9 @@ mod tests {
         );
         for code in ["AC04", "AC01", "BE01", "TM01"] {
             assert!(
-                rejected.iter().any(|t| t.reason.as_ref().is_some_and(|r| r.code == code)),
+                rejected
+                    .iter()
+                    .any(|t| t.reason.as_ref().is_some_and(|r| r.code == code)),
                 "no {code}"
             );
         }

@@ -269,7 +269,11 @@ impl Payments {
     ) -> Result<EntitleReport, PaymentsError> {
         for (index, e) in items.iter().enumerate() {
             e.validate()
-                .map_err(|(field, rule)| PaymentsError::InvalidEntitlement { index, field, rule })?;
+                .map_err(|(field, rule)| PaymentsError::InvalidEntitlement {
+                    index,
+                    field,
+                    rule,
+                })?;
         }
         self.flush_ledger().await?;
         let mut tx = write_tx(&self.store).await?;
@@ -354,23 +358,26 @@ impl Payments {
         on_file: &mut (dyn FnMut(&BatchFile) + Send),
     ) -> Result<Vec<BatchFile>, PaymentsError> {
         std::fs::create_dir_all(out_dir).map_err(io_err(out_dir))?;
-        self.flush_ledger().await?;
+        // The whole export holds the ledger: exports in this process run one at a time, and the
+        // ledger's directory lock keeps other processes out, so a batch still `claimed` now was
+        // left by a run that died, and is ours to write.
+        let mut log = self.ledger.lock().await;
+        self.flush_locked(&mut log).await?;
         let mut files = Vec::new();
-        let claimed: Vec<String> = sqlx::query(
-            "SELECT msg_id FROM payments_batches WHERE state = 'claimed' ORDER BY seq",
-        )
-        .fetch_all(self.store.pool())
-        .await?
-        .iter()
-        .map(|r| r.try_get("msg_id"))
-        .collect::<Result<_, _>>()?;
+        let claimed: Vec<String> =
+            sqlx::query("SELECT msg_id FROM payments_batches WHERE state = 'claimed' ORDER BY seq")
+                .fetch_all(self.store.pool())
+                .await?
+                .iter()
+                .map(|r| r.try_get("msg_id"))
+                .collect::<Result<_, _>>()?;
         for msg_id in claimed {
             let file = self.write_batch(&msg_id, out_dir, true).await?;
             on_file(&file);
             files.push(file);
         }
         while let Some(msg_id) = self.claim(max_batch.max(1), now).await? {
-            self.flush_ledger().await?;
+            self.flush_locked(&mut log).await?;
             let file = self.write_batch(&msg_id, out_dir, false).await?;
             on_file(&file);
             files.push(file);
@@ -381,11 +388,10 @@ impl Payments {
     /// Claims up to `max` pending entitlements into a new batch, in one transaction.
     async fn claim(&self, max: u64, now: i64) -> Result<Option<String>, PaymentsError> {
         let mut tx = write_tx(&self.store).await?;
-        let seq: i64 =
-            sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM payments_batches")
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("s")?;
+        let seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) + 1 AS s FROM payments_batches")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("s")?;
         let tag = random_hex8();
         let msg_id = format!("ERRANDLESS-{seq:06}-{tag}");
         let claimed = sqlx::query(
@@ -535,11 +541,13 @@ impl Payments {
         File::open(out_dir)
             .and_then(|d| d.sync_all())
             .map_err(io_err(out_dir))?;
-        sqlx::query("UPDATE payments_batches SET state = 'written', file_name = $1 WHERE msg_id = $2")
-            .bind(&name)
-            .bind(msg_id)
-            .execute(self.store.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE payments_batches SET state = 'written', file_name = $1 WHERE msg_id = $2",
+        )
+        .bind(&name)
+        .bind(msg_id)
+        .execute(self.store.pool())
+        .await?;
         Ok(BatchFile {
             msg_id: msg_id.to_owned(),
             path,
@@ -604,23 +612,23 @@ impl Payments {
         }
         // A report with only a group status speaks for every transaction of the batch.
         let whole_group: Vec<xml::TxStatus>;
-        let statuses: &[xml::TxStatus] = match (&report.group_status, report.transactions.is_empty())
-        {
-            (Some(status), true) => {
-                let mut ids: Vec<&String> = attempts.keys().collect();
-                ids.sort();
-                whole_group = ids
-                    .into_iter()
-                    .map(|id| xml::TxStatus {
-                        original_end_to_end_id: id.clone(),
-                        status: status.clone(),
-                        reason: report.group_reason.clone(),
-                    })
-                    .collect();
-                &whole_group
-            }
-            _ => &report.transactions,
-        };
+        let statuses: &[xml::TxStatus] =
+            match (&report.group_status, report.transactions.is_empty()) {
+                (Some(status), true) => {
+                    let mut ids: Vec<&String> = attempts.keys().collect();
+                    ids.sort();
+                    whole_group = ids
+                        .into_iter()
+                        .map(|id| xml::TxStatus {
+                            original_end_to_end_id: id.clone(),
+                            status: status.clone(),
+                            reason: report.group_reason.clone(),
+                        })
+                        .collect();
+                    &whole_group
+                }
+                _ => &report.transactions,
+            };
         let mut seen_ids = HashSet::new();
         let mut seq = next_seq(&mut tx).await?;
         for t in statuses {
@@ -876,12 +884,14 @@ impl Payments {
             if !from.contains(&status.as_str()) {
                 continue;
             }
-            sqlx::query("UPDATE payments_entitlements SET status = $1, updated_ms = $2 WHERE id = $3")
-                .bind(to.as_str())
-                .bind(now)
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE payments_entitlements SET status = $1, updated_ms = $2 WHERE id = $3",
+            )
+            .bind(to.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
             sqlx::query(
                 "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6)",
@@ -1022,6 +1032,10 @@ impl Payments {
     /// interrupted run planned (see the crate documentation). Returns how many it appended.
     pub async fn flush_ledger(&self) -> Result<u64, PaymentsError> {
         let mut log = self.ledger.lock().await;
+        self.flush_locked(&mut log).await
+    }
+
+    async fn flush_locked(&self, log: &mut Sequencer) -> Result<u64, PaymentsError> {
         let cursor = sqlx::query(
             "SELECT logged_through, plan_first_seq, plan_last_seq, plan_first_index \
              FROM payments_ledger_cursor WHERE id = 1",
@@ -1038,7 +1052,7 @@ impl Payments {
             _ => None,
         };
         if let Some((first, last, index)) = plan {
-            let done = self.plan_is_in_log(&log, first, last, index).await?;
+            let done = self.plan_is_in_log(log, first, last, index).await?;
             let mut tx = self.store.pool().begin().await?;
             if done {
                 sqlx::query(

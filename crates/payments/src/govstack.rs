@@ -292,7 +292,10 @@ mod tests {
             if ignore.contains(&r.as_str()) {
                 continue;
             }
-            assert!(found.contains(&r), "required property {r} is missing from {json}");
+            assert!(
+                found.contains(&r),
+                "required property {r} is missing from {json}"
+            );
         }
         for k in found {
             assert!(
@@ -326,7 +329,10 @@ mod tests {
         };
         let json = serde_json::to_string(&accepted).expect("serialises");
         assert_eq!(json, r#"{"batchId":"ERRANDLESS-000001-1a2b3c4d"}"#);
-        assert_eq!(serde_json::from_str::<BatchAccepted>(&json).expect("parses"), accepted);
+        assert_eq!(
+            serde_json::from_str::<BatchAccepted>(&json).expect("parses"),
+            accepted
+        );
     }
 
     #[test]

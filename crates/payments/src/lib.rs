@@ -41,7 +41,10 @@
 //!   fsynced, renamed to `<MsgId>.xml`, the directory fsynced, and only then is the batch
 //!   `written`. A run killed in between leaves a `claimed` batch, and the next export writes
 //!   that same file again (same MsgId, same EndToEndIds, same bytes) before claiming anything
-//!   new. No payment is in two batches unless the bank rejected the first attempt.
+//!   new. Exports run one at a time (an export holds the ledger for its whole run, and the
+//!   ledger's directory lock keeps a second process out), so a batch still `claimed` when an
+//!   export starts was left by a run that died. No payment is in two batches unless the bank
+//!   rejected the first attempt.
 //! - A status report is applied in one transaction, or not at all, and is remembered by its
 //!   MsgId so importing it again changes nothing.
 //!
@@ -117,7 +120,10 @@ impl Entitlement {
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
         fn text(field: &'static str, v: &str, max: usize) -> Result<(), (&'static str, String)> {
             if v.trim().is_empty() || v.trim() != v {
-                return Err((field, "must not be empty or start or end with spaces".into()));
+                return Err((
+                    field,
+                    "must not be empty or start or end with spaces".into(),
+                ));
             }
             if v.chars().count() > max {
                 return Err((field, format!("must be at most {max} characters")));
@@ -129,10 +135,15 @@ impl Entitlement {
         }
         let key = |field: &'static str, v: &str, max: usize| {
             text(field, v, max)?;
-            if v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+            if v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+            {
                 Ok(())
             } else {
-                Err((field, "may hold only ASCII letters, digits, '.', '_' and '-'".into()))
+                Err((
+                    field,
+                    "may hold only ASCII letters, digits, '.', '_' and '-'".into(),
+                ))
             }
         };
         key("policy_id", &self.policy_id, 64)?;
@@ -227,7 +238,10 @@ pub enum PaymentsError {
     #[error("batch {0} has not been written to a file yet; run `pay export` first")]
     BatchNotWritten(String),
     #[error("EndToEndId {end_to_end_id} is not in batch {batch}")]
-    UnknownEndToEndId { batch: String, end_to_end_id: String },
+    UnknownEndToEndId {
+        batch: String,
+        end_to_end_id: String,
+    },
     #[error("EndToEndId {0} appears twice in the status report")]
     DuplicateEndToEndId(String),
     #[error("EndToEndId {end_to_end_id}: unknown transaction status {status:?}")]

@@ -29,7 +29,10 @@ pub enum XmlError {
     #[error("not well-formed XML at byte {position}: {message}")]
     Malformed { position: u64, message: String },
     #[error("the root element is {found}, expected Document in namespace {expected}")]
-    WrongMessage { found: String, expected: &'static str },
+    WrongMessage {
+        found: String,
+        expected: &'static str,
+    },
     #[error("DOCTYPE declarations are not accepted")]
     Doctype,
     #[error("{element} is missing")]
@@ -306,7 +309,8 @@ fn walk(
     reader.config_mut().expand_empty_elements = true;
     let mut buf = Vec::new();
     let mut path: Vec<String> = Vec::new();
-    let mut texts: Vec<String> = Vec::new();
+    // The text of each open element; None once it has a child (ISO 20022 has no mixed content).
+    let mut texts: Vec<Option<String>> = Vec::new();
     let mut seen_root = false;
     let malformed = |reader: &Reader<_>, message: String| XmlError::Malformed {
         position: reader.error_position(),
@@ -322,10 +326,7 @@ fn walk(
                 let mut attrs = Vec::new();
                 for a in e.attributes() {
                     let a = a.map_err(|e| malformed(&reader, e.to_string()))?;
-                    attrs.push((
-                        a.key.as_ref().to_owned(),
-                        a.value.to_string(),
-                    ));
+                    attrs.push((a.key.as_ref().to_owned(), a.value.to_string()));
                 }
                 if path.is_empty() {
                     let ns = attrs.iter().find(|(k, _)| k == "xmlns").map(|(_, v)| v);
@@ -355,11 +356,14 @@ fn walk(
                 if path.len() > MAX_DEPTH {
                     return Err(XmlError::TooDeep(MAX_DEPTH));
                 }
-                texts.push(String::new());
+                if let Some(parent) = texts.last_mut() {
+                    *parent = None;
+                }
+                texts.push(Some(String::new()));
                 handler.open(&path, &attrs)?;
             }
             Event::End(_) => {
-                let text = texts.pop().unwrap_or_default();
+                let text = texts.pop().flatten().unwrap_or_default();
                 handler.close(&path, text.trim().to_owned())?;
                 path.pop();
             }
@@ -381,10 +385,7 @@ fn walk(
                         "apos" => '\'',
                         "quot" => '"',
                         other => {
-                            return Err(malformed(
-                                &reader,
-                                format!("unknown entity &{other};"),
-                            ))
+                            return Err(malformed(&reader, format!("unknown entity &{other};")))
                         }
                     },
                     Err(e) => return Err(malformed(&reader, e.to_string())),
@@ -398,7 +399,10 @@ fn walk(
         buf.clear();
     }
     if !path.is_empty() {
-        return Err(malformed(&reader, format!("{} is not closed", path.join("/"))));
+        return Err(malformed(
+            &reader,
+            format!("{} is not closed", path.join("/")),
+        ));
     }
     if !seen_root {
         return Err(XmlError::Missing {
@@ -409,13 +413,14 @@ fn walk(
 }
 
 fn push_text<R>(
-    texts: &mut [String],
+    texts: &mut [Option<String>],
     s: &str,
     path: &[String],
     reader: &Reader<R>,
 ) -> Result<(), XmlError> {
     match texts.last_mut() {
-        Some(t) => {
+        Some(None) => Ok(()),
+        Some(Some(t)) => {
             if t.len() + s.len() > MAX_TEXT {
                 return Err(XmlError::TooLong(MAX_TEXT));
             }
@@ -500,7 +505,10 @@ impl Handler for Pain001Parse {
         if ends(path, &["CdtTrfTxInf"]) {
             self.tx = TxParse::default();
         } else if ends(path, &["CdtTrfTxInf", "Amt", "InstdAmt"]) {
-            self.currency = attrs.iter().find(|(k, _)| k == "Ccy").map(|(_, v)| v.clone());
+            self.currency = attrs
+                .iter()
+                .find(|(k, _)| k == "Ccy")
+                .map(|(_, v)| v.clone());
         }
         Ok(())
     }
@@ -834,15 +842,44 @@ mod tests {
         assert_eq!(read_pain001(&out[..]), Ok(msg));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn control_sum_is_the_sum_of_the_amounts(amounts in proptest::collection::vec(1i64..=crate::MAX_PAYMENT_FEN, 1..40)) {
+            let mut msg = sample();
+            let template = msg.transfers[0].clone();
+            msg.transfers = amounts
+                .iter()
+                .enumerate()
+                .map(|(i, a)| CreditTransfer { end_to_end_id: format!("E{i}"), amount: Fen(*a), ..template.clone() })
+                .collect();
+            let mut out = Vec::new();
+            write_pain001(&mut out, &msg).expect("written");
+            let text = String::from_utf8(out.clone()).expect("utf-8");
+            let sum = Fen(amounts.iter().sum());
+            let expected = format!("<CtrlSum>{}</CtrlSum>", sum.to_decimal());
+            proptest::prop_assert!(text.contains(&expected));
+            let back = read_pain001(&out[..]).expect("read back");
+            proptest::prop_assert_eq!(back.control_sum(), sum);
+            proptest::prop_assert_eq!(back, msg);
+        }
+    }
+
     #[test]
     fn pain001_with_wrong_sums_or_currency_is_refused() {
         let mut out = Vec::new();
         write_pain001(&mut out, &sample()).expect("written");
         let text = String::from_utf8(out).expect("utf-8");
-        let bad_sum = text.replacen("<CtrlSum>5000.05</CtrlSum>", "<CtrlSum>5000.06</CtrlSum>", 1);
+        let bad_sum = text.replacen(
+            "<CtrlSum>5000.05</CtrlSum>",
+            "<CtrlSum>5000.06</CtrlSum>",
+            1,
+        );
         assert!(matches!(
             read_pain001(bad_sum.as_bytes()),
-            Err(XmlError::Invalid { element: "CtrlSum", .. })
+            Err(XmlError::Invalid {
+                element: "CtrlSum",
+                ..
+            })
         ));
         let bad_ccy = text.replacen("Ccy=\"CNY\"", "Ccy=\"USD\"", 1);
         assert!(read_pain001(bad_ccy.as_bytes()).is_err());
@@ -853,7 +890,9 @@ mod tests {
     #[test]
     fn wrong_roots_and_doctypes_are_refused() {
         assert!(matches!(
-            read_pain002(&b"<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.03\"/>"[..]),
+            read_pain002(
+                &b"<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.03\"/>"[..]
+            ),
             Err(XmlError::WrongMessage { .. })
         ));
         assert_eq!(
