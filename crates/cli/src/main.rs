@@ -5,6 +5,7 @@
 
 mod config;
 mod ledger_cmd;
+mod pay_cmd;
 mod standard_cmd;
 mod witness_cmd;
 
@@ -57,6 +58,16 @@ enum Command {
     },
     /// Run a C2SP tlog-witness that cosigns another log's checkpoints.
     Witness(witness_cmd::WitnessArgs),
+    /// Benefit payments: entitlements, ISO 20022 pain.001 files out, pain.002 reports in.
+    Pay {
+        #[command(subcommand)]
+        command: pay_cmd::PayCommand,
+    },
+    /// A demo bank that answers pain.001 payment files with pain.002 status reports.
+    Bank {
+        #[command(subcommand)]
+        command: pay_cmd::BankCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +127,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(args) => synth(&settings, args),
         Command::Ledger { command } => ledger_cmd::run(command, &settings.data),
         Command::Witness(args) => witness_cmd::run(args, &settings.data),
+        Command::Pay { command } => pay_cmd::run(command, &settings),
+        Command::Bank { command } => pay_cmd::bank(command),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {

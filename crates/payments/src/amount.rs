@@ -52,7 +52,7 @@ impl Fen {
 
 impl fmt::Display for Fen {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_decimal())
+        f.pad(&self.to_decimal())
     }
 }
 

@@ -68,6 +68,32 @@ impl Default for Payer {
     }
 }
 
+impl Payer {
+    /// Checks that the payer fits the payment files: names of 1 to 140 characters, an account
+    /// of 1 to 34 ASCII letters and digits, a member id the ledger accepts.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let text = |field: &'static str, v: &str, max: usize| {
+            let n = v.trim().chars().count();
+            if n == 0 || n > max || v.chars().any(char::is_control) {
+                Err((field, format!("must be 1 to {max} printable characters")))
+            } else {
+                Ok(())
+            }
+        };
+        text("member", &self.member, 64)?;
+        text("debtor_name", &self.name, 140)?;
+        text("debtor_bank", &self.bank, 140)?;
+        text("debtor_account", &self.account, 34)?;
+        if !self.account.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err((
+                "debtor_account",
+                "may hold only ASCII letters and digits".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What [`Payments::entitle`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct EntitleReport {
