@@ -245,6 +245,8 @@ pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
                 sum += r.amount.0;
             }
             println!("{:<14} {:>10} {:>18}", "total", n, Fen(sum));
+            let (written, claimed) = p.batch_counts().await?;
+            println!("batches: {written} written, {claimed} claimed but not written");
             let (events, logged) = p.ledger_backlog().await?;
             println!("ledger: {logged} of {events} payment changes recorded");
             p.store().close().await;

@@ -1040,6 +1040,23 @@ impl Payments {
         }))
     }
 
+    /// Batches written to files, and batches claimed but not written yet (left by an
+    /// interrupted export; the next export writes them).
+    pub async fn batch_counts(&self) -> Result<(u64, u64), PaymentsError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM payments_batches GROUP BY state")
+            .fetch_all(self.store.pool())
+            .await?;
+        let (mut written, mut claimed) = (0, 0);
+        for r in &rows {
+            let n = u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0);
+            match r.try_get::<String, _>("state")?.as_str() {
+                "written" => written += n,
+                _ => claimed += n,
+            }
+        }
+        Ok((written, claimed))
+    }
+
     /// Events committed and events in the ledger.
     pub async fn ledger_backlog(&self) -> Result<(i64, i64), PaymentsError> {
         let events: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM payments_events")
