@@ -514,30 +514,29 @@ impl Handler for Pain001Parse {
     }
 
     fn close(&mut self, path: &[String], text: String) -> Result<(), XmlError> {
-        let t = Some(text);
         let p = |tail: &[&str]| ends(path, tail);
         if p(&["GrpHdr", "MsgId"]) {
-            self.msg_id = t;
+            self.msg_id = Some(text);
         } else if p(&["GrpHdr", "CreDtTm"]) {
-            self.created = t;
+            self.created = Some(text);
         } else if p(&["GrpHdr", "NbOfTxs"]) {
-            self.count = t;
+            self.count = Some(text);
         } else if p(&["GrpHdr", "CtrlSum"]) {
-            self.sum = t;
+            self.sum = Some(text);
         } else if p(&["GrpHdr", "InitgPty", "Nm"]) {
-            self.initiating_party = t;
+            self.initiating_party = Some(text);
         } else if p(&["PmtInf", "PmtInfId"]) {
-            self.payment_info_id.get_or_insert(t.unwrap_or_default());
+            self.payment_info_id.get_or_insert(text);
         } else if p(&["PmtInf", "ReqdExctnDt", "Dt"]) {
-            self.execution_date.get_or_insert(t.unwrap_or_default());
+            self.execution_date.get_or_insert(text);
         } else if p(&["PmtInf", "Dbtr", "Nm"]) {
-            self.debtor_name = t;
+            self.debtor_name = Some(text);
         } else if p(&["PmtInf", "DbtrAcct", "Id", "Othr", "Id"]) {
-            self.debtor_account = t;
+            self.debtor_account = Some(text);
         } else if p(&["PmtInf", "DbtrAgt", "FinInstnId", "Nm"]) {
-            self.debtor_bank = t;
+            self.debtor_bank = Some(text);
         } else if p(&["CdtTrfTxInf", "PmtId", "EndToEndId"]) {
-            self.tx.e2e = t;
+            self.tx.e2e = Some(text);
         } else if p(&["CdtTrfTxInf", "Amt", "InstdAmt"]) {
             if self.currency.as_deref() != Some(CURRENCY) {
                 return Err(XmlError::Invalid {
@@ -546,15 +545,15 @@ impl Handler for Pain001Parse {
                     rule: format!("the platform pays only in {CURRENCY}"),
                 });
             }
-            self.tx.amount = t;
+            self.tx.amount = Some(text);
         } else if p(&["CdtTrfTxInf", "Cdtr", "Nm"]) {
-            self.tx.name = t;
+            self.tx.name = Some(text);
         } else if p(&["CdtTrfTxInf", "CdtrAcct", "Id", "Othr", "Id"]) {
-            self.tx.account = t;
+            self.tx.account = Some(text);
         } else if p(&["CdtTrfTxInf", "CdtrAgt", "FinInstnId", "Nm"]) {
-            self.tx.bank = t;
+            self.tx.bank = Some(text);
         } else if p(&["CdtTrfTxInf", "RmtInf", "Ustrd"]) {
-            self.tx.remittance.push(t.unwrap_or_default());
+            self.tx.remittance.push(text);
         } else if p(&["CdtTrfTxInf"]) {
             let tx = std::mem::take(&mut self.tx);
             let amount_text = required(tx.amount, "CdtTrfTxInf/Amt/InstdAmt")?;
@@ -698,32 +697,31 @@ impl Handler for Pain002Parse {
     }
 
     fn close(&mut self, path: &[String], text: String) -> Result<(), XmlError> {
-        let t = Some(text);
         let p = |tail: &[&str]| ends(path, tail);
         if p(&["GrpHdr", "MsgId"]) {
-            self.msg_id = t;
+            self.msg_id = Some(text);
         } else if p(&["GrpHdr", "CreDtTm"]) {
-            self.created = t;
+            self.created = Some(text);
         } else if p(&["OrgnlGrpInfAndSts", "OrgnlMsgId"]) {
-            self.original_msg_id = t;
+            self.original_msg_id = Some(text);
         } else if p(&["OrgnlGrpInfAndSts", "OrgnlMsgNmId"]) {
-            self.original_name = t;
+            self.original_name = Some(text);
         } else if p(&["OrgnlGrpInfAndSts", "GrpSts"]) {
-            self.group_status = Some(status_code("GrpSts", t.unwrap_or_default())?);
+            self.group_status = Some(status_code("GrpSts", text)?);
         } else if p(&["OrgnlPmtInfAndSts", "OrgnlPmtInfId"]) {
-            self.pmt_inf_id.get_or_insert(t.unwrap_or_default());
+            self.pmt_inf_id.get_or_insert(text);
         } else if p(&["OrgnlPmtInfAndSts", "PmtInfSts"]) {
-            self.pmt_status = Some(status_code("PmtInfSts", t.unwrap_or_default())?);
+            self.pmt_status = Some(status_code("PmtInfSts", text)?);
         } else if p(&["TxInfAndSts", "OrgnlEndToEndId"]) {
-            self.tx.e2e = t;
+            self.tx.e2e = Some(text);
         } else if p(&["TxInfAndSts", "TxSts"]) {
-            self.tx.status = Some(status_code("TxSts", t.unwrap_or_default())?);
+            self.tx.status = Some(status_code("TxSts", text)?);
         } else if p(&["StsRsnInf", "Rsn", "Cd"]) {
-            self.reason.code = t;
+            self.reason.code = Some(text);
         } else if p(&["StsRsnInf", "Rsn", "Prtry"]) {
-            self.reason.code.get_or_insert(t.unwrap_or_default());
+            self.reason.code.get_or_insert(text);
         } else if p(&["StsRsnInf", "AddtlInf"]) {
-            self.reason.additional.push(t.unwrap_or_default());
+            self.reason.additional.push(text);
         } else if p(&["TxInfAndSts", "StsRsnInf"]) {
             let r = self.reason.take()?;
             self.tx.reason = self.tx.reason.take().or(r);
