@@ -23,7 +23,7 @@ pub const MAX_ATTEMPTS: i64 = 3;
 /// Events appended to the ledger per batch (one fsync round each).
 const LEDGER_CHUNK: i64 = 20_000;
 /// Entitlements inserted per statement.
-const INSERT_CHUNK: usize = 1_000;
+const INSERT_CHUNK: usize = 100;
 
 /// Reason codes that say the account or the name is wrong: retrying cannot help, the citizen
 /// must bind a working account (ISO 20022 ExternalStatusReason1Code).

@@ -435,3 +435,54 @@ async fn an_interrupted_ledger_append_is_settled_exactly_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_batch_claimed_but_not_written_is_written_again_with_the_same_bytes() {
+    for_each_backend(|store| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let out = dir.path().join("out");
+        let p = payments(store.clone(), log.clone()).await;
+        p.entitle(&(0..30).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("entitled");
+        let first = p
+            .export(&out, 1000, NOW, &mut |_| {})
+            .await
+            .expect("export");
+        let bytes = std::fs::read(&first[0].path).expect("file");
+        // As if the run died after the claim committed, before the file was durable.
+        std::fs::remove_file(&first[0].path).expect("removed");
+        sqlx::query("UPDATE payments_batches SET state = 'claimed', file_name = NULL")
+            .execute(store.pool())
+            .await
+            .expect("reset");
+        p.entitle(&(30..35).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("more");
+        let size = ledger_size(&log).await;
+        let again = p
+            .export(&out, 1000, NOW + 60_000, &mut |_| {})
+            .await
+            .expect("rerun");
+        assert_eq!(again.len(), 2, "the old batch again, then a new one");
+        assert!(again[0].rewritten && !again[1].rewritten);
+        assert_eq!(again[0].msg_id, first[0].msg_id);
+        assert_eq!(
+            std::fs::read(&again[0].path).expect("file"),
+            bytes,
+            "the same bytes"
+        );
+        assert_eq!(
+            again[1].transfers, 5,
+            "only the new entitlements are in the new batch"
+        );
+        assert_eq!(
+            ledger_size(&log).await,
+            size + 5,
+            "no state change for the rewrite"
+        );
+        p.store().close().await;
+    })
+    .await;
+}
