@@ -23,7 +23,7 @@
 //!                         └──▶ needs_account ──▶ notified ──(new account)──▶ pending
 //! ```
 //!
-//! Each pass through a batch is an attempt with its own EndToEndId (`E<batch>-<entitlement>-<n>`);
+//! Each pass through a batch is an attempt with its own EndToEndId (`E<batch tag>-<entitlement>-<attempt>`);
 //! attempts are kept, so the history of an entitlement reads from the decision to the last
 //! bank status ([`Payments::trace`]).
 //!
