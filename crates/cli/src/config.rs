@@ -14,6 +14,12 @@
 //! people = 100000                 # ERRANDLESS_PEOPLE
 //! seed = 1                        # ERRANDLESS_SEED
 //! code = 52                       # ERRANDLESS_PROVINCE
+//!
+//! [payments]                      # the paying account on pain.001 files
+//! member = "finance"              # who the ledger records as paying
+//! debtor_name = "省财政厅 Provincial Department of Finance"
+//! debtor_account = "520000000000000000001"
+//! debtor_bank = "国家金库 State Treasury"
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -29,6 +35,19 @@ pub struct FileConfig {
     pub province: ProvinceConfig,
     #[serde(default)]
     pub store: StoreConfig,
+    #[serde(default)]
+    pub payments: PaymentsConfig,
+}
+
+/// The `[payments]` section: the paying side of payment files (defaults in
+/// `errandless_payments::Payer::default`).
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentsConfig {
+    pub member: Option<String>,
+    pub debtor_name: Option<String>,
+    pub debtor_account: Option<String>,
+    pub debtor_bank: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +73,8 @@ pub struct Settings {
     pub province: u8,
     /// The platform store: a `postgres://` URL, or `None` for `<data>/platform.sqlite`.
     pub store_url: Option<String>,
+    /// The `[payments]` section as given.
+    pub payments: PaymentsConfig,
 }
 
 pub const DEFAULT_DATA: &str = "errandless-data";
@@ -108,6 +129,7 @@ impl Settings {
                 .ok()
                 .filter(|v| !v.trim().is_empty())
                 .or(file.store.url),
+            payments: file.payments,
         })
     }
 }

@@ -5,6 +5,7 @@
 
 mod config;
 mod ledger_cmd;
+mod pay_cmd;
 mod standard_cmd;
 mod sync_cmd;
 mod witness_cmd;
@@ -61,6 +62,16 @@ enum Command {
     /// Bulk-sync granted datasets to the data center as Parquet snapshots named by their
     /// SHA-256, recording every touched subject in the ledger; `sync bench` measures it.
     Sync(sync_cmd::SyncArgs),
+    /// Benefit payments: entitlements, ISO 20022 pain.001 files out, pain.002 reports in.
+    Pay {
+        #[command(subcommand)]
+        command: pay_cmd::PayCommand,
+    },
+    /// A demo bank that answers pain.001 payment files with pain.002 status reports.
+    Bank {
+        #[command(subcommand)]
+        command: pay_cmd::BankCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -121,6 +132,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger { command } => ledger_cmd::run(command, &settings.data),
         Command::Witness(args) => witness_cmd::run(args, &settings.data),
         Command::Sync(args) => sync_cmd::run(args, &settings),
+        Command::Pay { command } => pay_cmd::run(command, &settings),
+        Command::Bank { command } => pay_cmd::bank(command),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {

@@ -1,0 +1,488 @@
+//! The payment walk on both store backends: idempotent entitlements, exports that never share
+//! a payment, reconciliation, refusals that change nothing, and a ledger entry per change.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use common::{entitlement, ledger, ledger_size, payments};
+use errandless_payments::bank::{simulate, Faults};
+use errandless_payments::xml::{
+    read_pain001, read_pain002, write_pain002, Pain002, Reason, TxStatus,
+};
+use errandless_payments::{Fen, PaymentStatus, Payments, PaymentsError};
+use errandless_store::testing::{for_each_backend, for_each_database};
+
+const NOW: i64 = 1_795_759_262_000;
+
+async fn counts(p: &Payments) -> BTreeMap<PaymentStatus, u64> {
+    p.status()
+        .await
+        .expect("status")
+        .into_iter()
+        .map(|c| (c.status, c.count))
+        .collect()
+}
+
+fn files(dir: &Path) -> Vec<errandless_payments::xml::Pain001> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("out dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| {
+            read_pain001(std::io::BufReader::new(
+                std::fs::File::open(p).expect("file"),
+            ))
+            .expect("pain.001")
+        })
+        .collect()
+}
+
+fn report(msg_id: &str, batch: &str, statuses: &[(&str, &str, Option<&str>)]) -> Pain002 {
+    Pain002 {
+        msg_id: msg_id.into(),
+        created: "2026-11-27T08:00:00Z".into(),
+        original_msg_id: batch.into(),
+        original_msg_name_id: "pain.001.001.09".into(),
+        group_status: Some("PART".into()),
+        group_reason: None,
+        original_payment_info_id: None,
+        transactions: statuses
+            .iter()
+            .map(|(e2e, s, r)| TxStatus {
+                original_end_to_end_id: (*e2e).into(),
+                status: (*s).into(),
+                reason: r.map(|c| Reason {
+                    code: c.into(),
+                    additional: None,
+                }),
+            })
+            .collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entitlements_are_created_once_even_when_repeated_or_concurrent() {
+    for_each_database(|db| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(dir.path());
+        let a = payments(db.open().await.expect("store"), log.clone()).await;
+        let b = payments(db.open().await.expect("store"), log.clone()).await;
+        let first: Vec<_> = (0..300).map(entitlement).collect();
+        let second: Vec<_> = (150..450).map(entitlement).collect();
+        let (ra, rb) = tokio::join!(a.entitle(&first, NOW), b.entitle(&second, NOW));
+        let (ra, rb) = (ra.expect("a"), rb.expect("b"));
+        assert_eq!(ra.created + rb.created, 450, "{ra:?} {rb:?}");
+        assert_eq!(ra.already_present + rb.already_present, 150);
+        let again = a.entitle(&first, NOW).await.expect("again");
+        assert_eq!((again.created, again.already_present), (0, 300));
+        assert_eq!(counts(&a).await.get(&PaymentStatus::Pending), Some(&450));
+        assert_eq!(
+            ledger_size(&log).await,
+            450,
+            "one ledger entry per entitlement"
+        );
+        // Bad input changes nothing, not even the good items before it.
+        let mut bad: Vec<_> = (1000..1010).map(entitlement).collect();
+        bad[7].amount_fen = 0;
+        let err = a.entitle(&bad, NOW).await.expect_err("refused");
+        assert!(
+            matches!(
+                err,
+                PaymentsError::InvalidEntitlement {
+                    index: 7,
+                    field: "amount_fen",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        bad[7] = entitlement(1007);
+        bad[3].subject_id = "520102199001011234".into();
+        assert!(a.entitle(&bad, NOW).await.is_err());
+        assert_eq!(counts(&a).await.get(&PaymentStatus::Pending), Some(&450));
+        assert_eq!(ledger_size(&log).await, 450);
+        a.store().close().await;
+        b.store().close().await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_exports_never_share_a_payment() {
+    for_each_database(|db| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let out = dir.path().join("out");
+        let a = payments(db.open().await.expect("store"), log.clone()).await;
+        let b = payments(db.open().await.expect("store"), log.clone()).await;
+        let items: Vec<_> = (0..600).map(entitlement).collect();
+        a.entitle(&items, NOW).await.expect("entitled");
+        let run = |p: Payments, out: std::path::PathBuf| {
+            tokio::spawn(async move { p.export(&out, 40, NOW, &mut |_| {}).await })
+        };
+        let (ta, tb) = (run(a.clone(), out.clone()), run(b.clone(), out.clone()));
+        let (fa, fb) = (ta.await.expect("a ran"), tb.await.expect("b ran"));
+        let (fa, fb) = (fa.expect("a"), fb.expect("b"));
+        assert!(!fa.is_empty() || !fb.is_empty());
+        let written = files(&out);
+        assert_eq!(written.len(), fa.len() + fb.len());
+        let mut e2e = HashSet::new();
+        let mut accounts = HashSet::new();
+        let mut msg_ids = HashSet::new();
+        let mut total = 0i64;
+        for f in &written {
+            assert!(msg_ids.insert(f.msg_id.clone()), "MsgId {} twice", f.msg_id);
+            assert!(f.transfers.len() <= 40);
+            for t in &f.transfers {
+                assert!(
+                    e2e.insert(t.end_to_end_id.clone()),
+                    "{} twice",
+                    t.end_to_end_id
+                );
+                assert!(
+                    accounts.insert(t.creditor.account.clone()),
+                    "{} paid twice",
+                    t.creditor.account
+                );
+                total += t.amount.0;
+            }
+        }
+        assert_eq!(e2e.len(), 600);
+        assert_eq!(total, items.iter().map(|e| e.amount_fen).sum::<i64>());
+        assert_eq!(counts(&a).await.get(&PaymentStatus::Exported), Some(&600));
+        assert_eq!(
+            ledger_size(&log).await,
+            1200,
+            "created and exported, once each"
+        );
+        // Nothing pending: another export writes nothing.
+        assert!(a
+            .export(&out, 40, NOW, &mut |_| {})
+            .await
+            .expect("export")
+            .is_empty());
+        a.store().close().await;
+        b.store().close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reports_are_reconciled_per_end_to_end_id_and_retries_get_new_ids() {
+    for_each_backend(|store| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let out = dir.path().join("out");
+        let p = payments(store, log.clone()).await;
+        p.entitle(&(0..20).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("entitled");
+        let batch = p
+            .export(&out, 1000, NOW, &mut |_| {})
+            .await
+            .expect("export");
+        assert_eq!(batch.len(), 1);
+        let file = &files(&out)[0];
+        let ids: Vec<&str> = file
+            .transfers
+            .iter()
+            .map(|t| t.end_to_end_id.as_str())
+            .collect();
+        let mut statuses: Vec<(&str, &str, Option<&str>)> = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            statuses.push(match i {
+                0..=9 => (id, "ACSC", None),
+                10 | 11 => (id, "RJCT", Some("AC04")),
+                12 => (id, "RJCT", Some("BE01")),
+                13 | 14 => (id, "RJCT", Some("TM01")),
+                15 => (id, "ACCP", None),
+                _ => continue,
+            });
+        }
+        let r = p
+            .import(&report("BANK-1", &file.msg_id, &statuses), NOW + 1000)
+            .await
+            .expect("imported");
+        assert_eq!(
+            (r.paid, r.accepted, r.retry, r.needs_account),
+            (10, 1, 2, 3),
+            "{r:?}"
+        );
+        let c = counts(&p).await;
+        assert_eq!(c.get(&PaymentStatus::Paid), Some(&10));
+        assert_eq!(c.get(&PaymentStatus::Accepted), Some(&1));
+        assert_eq!(c.get(&PaymentStatus::Pending), Some(&2));
+        assert_eq!(c.get(&PaymentStatus::NeedsAccount), Some(&3));
+        assert_eq!(c.get(&PaymentStatus::Exported), Some(&4));
+        let paid_sum: Fen = p
+            .status()
+            .await
+            .expect("status")
+            .iter()
+            .find(|s| s.status == PaymentStatus::Paid)
+            .map(|s| s.amount)
+            .expect("paid");
+        assert_eq!(
+            paid_sum.0,
+            file.transfers[..10].iter().map(|t| t.amount.0).sum::<i64>()
+        );
+
+        // The same report again changes nothing.
+        let again = p
+            .import(&report("BANK-1", &file.msg_id, &statuses), NOW + 2000)
+            .await
+            .expect("again");
+        assert!(again.already_imported);
+
+        // Citizens to notify, with the bank's reason.
+        let notices = p.needing_account().await.expect("notices");
+        let reasons: Vec<_> = notices.iter().filter_map(|n| n.reason.clone()).collect();
+        assert_eq!(reasons, ["AC04", "AC04", "BE01"]);
+
+        // The retries go out in a new batch with new EndToEndIds.
+        let size_before = ledger_size(&log).await;
+        let second = p
+            .export(&out, 1000, NOW + 3000, &mut |_| {})
+            .await
+            .expect("export");
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].transfers, 2);
+        assert_eq!(ledger_size(&log).await, size_before + 2);
+        let retried = &files(&out)
+            .into_iter()
+            .find(|f| f.msg_id == second[0].msg_id)
+            .expect("second file");
+        for t in &retried.transfers {
+            assert!(
+                !ids.contains(&t.end_to_end_id.as_str()),
+                "a retry has a new EndToEndId"
+            );
+        }
+        let trace = p
+            .trace("freshman-subsidy-2026", "2026", &entitlement(13).subject_id)
+            .await
+            .expect("trace")
+            .expect("known");
+        assert_eq!(trace.attempts.len(), 2);
+        assert_eq!(trace.attempts[0].status, PaymentStatus::Rejected);
+        assert_eq!(trace.attempts[0].reason.as_deref(), Some("TM01"));
+        assert_eq!(trace.attempts[1].status, PaymentStatus::Exported);
+        let statuses: Vec<_> = trace.events.iter().map(|e| e.status).collect();
+        use PaymentStatus::*;
+        assert_eq!(statuses, [Pending, Exported, Rejected, Pending, Exported]);
+        assert!(trace.events.iter().all(|e| e.ledger_index.is_some()));
+
+        // Notices sent, one citizen binds a new account, and is paid in the next batch.
+        let id = notices[0].entitlement_id;
+        assert_eq!(p.mark_notified(&[id], NOW).await.expect("notified"), 1);
+        p.rebind_account(id, "学生10", "6217999999999999999", "工商银行", NOW)
+            .await
+            .expect("rebound");
+        assert!(
+            p.rebind_account(id, "x", "1", "b", NOW).await.is_err(),
+            "no longer waiting"
+        );
+        let third = p
+            .export(&out, 1000, NOW, &mut |_| {})
+            .await
+            .expect("export");
+        assert_eq!(third[0].transfers, 1);
+
+        // Every state change is one ledger entry.
+        let (events, logged) = p.ledger_backlog().await.expect("backlog");
+        assert_eq!(events, logged);
+        assert_eq!(ledger_size(&log).await, events as u64);
+        p.store().close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_reports_change_nothing() {
+    for_each_backend(|store| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let out = dir.path().join("out");
+        let p = payments(store, log.clone()).await;
+        p.entitle(&(0..5).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("entitled");
+        p.export(&out, 1000, NOW, &mut |_| {}).await.expect("export");
+        let file = &files(&out)[0];
+        let e: Vec<&str> = file.transfers.iter().map(|t| t.end_to_end_id.as_str()).collect();
+        let before = counts(&p).await;
+        let size = ledger_size(&log).await;
+
+        let unknown_tx = report("R1", &file.msg_id, &[(e[0], "ACSC", None), ("E-nope", "ACSC", None)]);
+        assert!(matches!(
+            p.import(&unknown_tx, NOW).await,
+            Err(PaymentsError::UnknownEndToEndId { .. })
+        ));
+        let unknown_batch = report("R2", "ERRANDLESS-999999-00000000", &[(e[0], "ACSC", None)]);
+        assert!(matches!(
+            p.import(&unknown_batch, NOW).await,
+            Err(PaymentsError::UnknownBatch(_))
+        ));
+        let twice = report("R3", &file.msg_id, &[(e[0], "ACSC", None), (e[0], "ACSC", None)]);
+        assert!(matches!(
+            p.import(&twice, NOW).await,
+            Err(PaymentsError::DuplicateEndToEndId(_))
+        ));
+        let odd = report("R4", &file.msg_id, &[(e[0], "ACSC", None), (e[1], "ZZZZ", None)]);
+        assert!(matches!(
+            p.import(&odd, NOW).await,
+            Err(PaymentsError::UnknownStatus { .. })
+        ));
+        let truncated = b"<?xml version=\"1.0\"?><Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.002.001.12\"><CstmrPmtStsRpt><GrpHdr><MsgId>R5</MsgId>";
+        assert!(read_pain002(&truncated[..]).is_err());
+        assert_eq!(counts(&p).await, before, "refused reports change nothing");
+        assert_eq!(ledger_size(&log).await, size);
+
+        // A paid transfer cannot be rejected afterwards; the whole report is refused.
+        p.import(&report("R6", &file.msg_id, &[(e[0], "ACSC", None)]), NOW)
+            .await
+            .expect("paid");
+        let after_paid = counts(&p).await;
+        let size = ledger_size(&log).await;
+        let conflict = report("R7", &file.msg_id, &[(e[1], "ACSC", None), (e[0], "RJCT", Some("AC04"))]);
+        assert!(matches!(
+            p.import(&conflict, NOW).await,
+            Err(PaymentsError::Conflict { .. })
+        ));
+        assert_eq!(counts(&p).await, after_paid);
+        assert_eq!(ledger_size(&log).await, size);
+        p.store().close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_demo_banks_report_reads_back_and_reconciles_every_transfer() {
+    for_each_backend(|store| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let out = dir.path().join("out");
+        let p = payments(store, log.clone()).await;
+        p.entitle(&(0..2000).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("entitled");
+        p.export(&out, 5000, NOW, &mut |_| {})
+            .await
+            .expect("export");
+        let file = &files(&out)[0];
+        let answer = simulate(file, 3, &Faults::default(), "2026-11-28T09:00:00Z");
+        let mut bytes = Vec::new();
+        write_pain002(&mut bytes, &answer, "Demo Bank").expect("written");
+        let read = read_pain002(&bytes[..]).expect("our reader reads the bank's file");
+        assert_eq!(read, answer);
+        let r = p.import(&read, NOW).await.expect("imported");
+        assert_eq!(r.paid + r.retry + r.needs_account, 2000);
+        assert!(r.paid > 1800 && r.needs_account > 10, "{r:?}");
+        let (events, logged) = p.ledger_backlog().await.expect("backlog");
+        assert_eq!((events, ledger_size(&log).await as i64), (logged, logged));
+        p.store().close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_interrupted_ledger_append_is_settled_exactly_once() {
+    for_each_backend(|store| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let p = payments(store.clone(), log.clone()).await;
+        p.entitle(&(0..10).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("entitled");
+        assert_eq!(ledger_size(&log).await, 10);
+        // As if the process died after the append but before recording it.
+        sqlx::raw_sql(
+            "DELETE FROM payments_ledger_chunks; UPDATE payments_ledger_cursor SET logged_through = 0, \
+             plan_first_seq = 1, plan_last_seq = 10, plan_first_index = 0",
+        )
+        .execute(store.pool())
+        .await
+        .expect("reset");
+        assert_eq!(p.flush_ledger().await.expect("flushed"), 0, "nothing appended twice");
+        assert_eq!(ledger_size(&log).await, 10);
+        assert_eq!(p.ledger_backlog().await.expect("backlog"), (10, 10));
+        // As if it died after planning but before the append.
+        p.entitle(&(10..15).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("entitled");
+        sqlx::raw_sql(
+            "DELETE FROM payments_ledger_chunks WHERE first_seq = 11; UPDATE payments_ledger_cursor \
+             SET logged_through = 10, plan_first_seq = 11, plan_last_seq = 15, plan_first_index = 15",
+        )
+        .execute(store.pool())
+        .await
+        .expect("reset");
+        assert_eq!(p.flush_ledger().await.expect("flushed"), 5);
+        assert_eq!(ledger_size(&log).await, 20, "the lost plan's entries are appended after the others");
+        let trace = p
+            .trace("freshman-subsidy-2026", "2026", &entitlement(12).subject_id)
+            .await
+            .expect("trace")
+            .expect("known");
+        assert_eq!(trace.events[0].ledger_index, Some(17));
+        p.store().close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_batch_claimed_but_not_written_is_written_again_with_the_same_bytes() {
+    for_each_backend(|store| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let out = dir.path().join("out");
+        let p = payments(store.clone(), log.clone()).await;
+        p.entitle(&(0..30).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("entitled");
+        let first = p
+            .export(&out, 1000, NOW, &mut |_| {})
+            .await
+            .expect("export");
+        let bytes = std::fs::read(&first[0].path).expect("file");
+        // As if the run died after the claim committed, before the file was durable.
+        std::fs::remove_file(&first[0].path).expect("removed");
+        sqlx::query("UPDATE payments_batches SET state = 'claimed', file_name = NULL")
+            .execute(store.pool())
+            .await
+            .expect("reset");
+        p.entitle(&(30..35).map(entitlement).collect::<Vec<_>>(), NOW)
+            .await
+            .expect("more");
+        let size = ledger_size(&log).await;
+        let again = p
+            .export(&out, 1000, NOW + 60_000, &mut |_| {})
+            .await
+            .expect("rerun");
+        assert_eq!(again.len(), 2, "the old batch again, then a new one");
+        assert!(again[0].rewritten && !again[1].rewritten);
+        assert_eq!(again[0].msg_id, first[0].msg_id);
+        assert_eq!(
+            std::fs::read(&again[0].path).expect("file"),
+            bytes,
+            "the same bytes"
+        );
+        assert_eq!(
+            again[1].transfers, 5,
+            "only the new entitlements are in the new batch"
+        );
+        assert_eq!(
+            ledger_size(&log).await,
+            size + 5,
+            "no state change for the rewrite"
+        );
+        p.store().close().await;
+    })
+    .await;
+}
