@@ -5,6 +5,7 @@
 
 mod config;
 mod ledger_cmd;
+mod member_cmd;
 mod standard_cmd;
 mod witness_cmd;
 
@@ -57,6 +58,11 @@ enum Command {
     },
     /// Run a C2SP tlog-witness that cosigns another log's checkpoints.
     Witness(witness_cmd::WitnessArgs),
+    /// The exchange's members: departments with their social credit codes and keys.
+    Member {
+        #[command(subcommand)]
+        command: member_cmd::MemberCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +122,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(args) => synth(&settings, args),
         Command::Ledger { command } => ledger_cmd::run(command, &settings.data),
         Command::Witness(args) => witness_cmd::run(args, &settings.data),
+        Command::Member { command } => member_cmd::run(command, &settings),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {
