@@ -161,7 +161,7 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_signer(log: &Path) -> anyhow::Result<NoteSigner> {
+pub(crate) fn load_signer(log: &Path) -> anyhow::Result<NoteSigner> {
     let path = key_files(log).signing;
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -173,7 +173,7 @@ fn load_signer(log: &Path) -> anyhow::Result<NoteSigner> {
         .with_context(|| format!("while reading the signing key {}", path.display()))
 }
 
-fn load_subject_key(log: &Path) -> anyhow::Result<SubjectKey> {
+pub(crate) fn load_subject_key(log: &Path) -> anyhow::Result<SubjectKey> {
     let path = key_files(log).subject;
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("while reading the subject secret {}", path.display()))?;

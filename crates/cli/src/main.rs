@@ -6,6 +6,7 @@
 mod config;
 mod ledger_cmd;
 mod member_cmd;
+mod serve_cmd;
 mod standard_cmd;
 mod witness_cmd;
 
@@ -63,6 +64,9 @@ enum Command {
         #[command(subcommand)]
         command: member_cmd::MemberCommand,
     },
+    /// Serve the exchange over HTTP: registry reads, the data tracker, OpenAPI, metrics and
+    /// the ledger's files.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +127,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ledger { command } => ledger_cmd::run(command, &settings.data),
         Command::Witness(args) => witness_cmd::run(args, &settings.data),
         Command::Member { command } => member_cmd::run(command, &settings),
+        Command::Serve(args) => serve_cmd::run(args, &settings),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {

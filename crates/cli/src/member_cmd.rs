@@ -61,7 +61,6 @@ pub fn default_key_file(data: &Path, id: &str) -> PathBuf {
 }
 
 /// Reads a private key written by `member add` or `member rotate-key`.
-#[allow(dead_code)]
 pub fn read_key_file(path: &Path) -> anyhow::Result<SigningKey> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("while reading the member key {}", path.display()))?;
