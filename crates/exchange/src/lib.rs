@@ -83,13 +83,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use errandless_store::{Store, StoreError};
 
+mod cache;
 mod catalog;
 mod connector;
 mod exchange;
 mod grant;
+mod journal;
 mod member;
 mod purpose;
 mod read;
+mod recorder;
 
 pub use catalog::{
     field_sensitivity, Catalog, DatasetDescription, DatasetSummary, FieldDescription,
@@ -107,6 +110,7 @@ pub use purpose::{LegalBasis, LegalBasisKind, Purpose, UnknownPurpose};
 pub use read::{
     ReadError, ReadRequest, ReadResponse, SignedReadRequest, SignedResponse, MAX_FIELDS,
 };
+pub use recorder::{Recorder, RecorderError};
 
 /// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;

@@ -152,7 +152,15 @@ pub(crate) async fn read(
         .decode(header_text(&headers, SIGNATURE_HEADER))
         .unwrap_or_default();
     let signed = SignedReadRequest { request, signature };
-    let result = app.exchange.read(&signed).await;
+    // On a task of its own, so a client that hangs up cannot cut a read between its ledger
+    // entry and its index row.
+    let exchange = Arc::clone(&app.exchange);
+    let result = match tokio::spawn(async move { exchange.read(&signed).await }).await {
+        Ok(result) => result,
+        Err(e) => Err(errandless_exchange::ReadError::Database(format!(
+            "the read task failed: {e}"
+        ))),
+    };
     let outcome = match &result {
         Ok(_) => "allowed",
         Err(e) => e.code(),

@@ -1,0 +1,92 @@
+//! Group commit of the platform-store rows that a read leaves: the request id it used (for
+//! replay refusal) and its line in the subject index of the data tracker.
+//!
+//! Each read queues its rows and waits for the commit lock. Whoever holds the lock takes every
+//! queued row, its own and the others', writes them in one transaction, answers every owner,
+//! and lets the next in. So concurrent reads share one commit, as they share one ledger fsync.
+
+use std::sync::Mutex;
+
+use errandless_store::Store;
+use tokio::sync::oneshot;
+
+/// The rows one read leaves.
+#[derive(Debug, Default)]
+pub(crate) struct Rows {
+    /// `(consumer, request id, at)`: the request id is used up.
+    pub seen: Option<(String, String, i64)>,
+    /// `(subject tag, leaf, consumer, dataset, outcome, at)`: the read is about this subject.
+    pub access: Option<(String, i64, String, String, String, i64)>,
+}
+
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+#[derive(Default)]
+pub(crate) struct Journal {
+    queue: Mutex<Vec<(Rows, Waiter)>>,
+    commit: tokio::sync::Mutex<()>,
+}
+
+impl Journal {
+    /// Writes `rows` and returns once they are committed, or why they are not.
+    pub async fn write(&self, store: &Store, rows: Rows) -> Result<(), String> {
+        if rows.seen.is_none() && rows.access.is_none() {
+            return Ok(());
+        }
+        let (waiter, done) = oneshot::channel();
+        self.queue
+            .lock()
+            .map_err(|_| "the journal queue is poisoned".to_owned())?
+            .push((rows, waiter));
+        let mut done = done;
+        let guard = self.commit.lock().await;
+        if let Ok(result) = done.try_recv() {
+            return result;
+        }
+        let batch = std::mem::take(
+            &mut *self
+                .queue
+                .lock()
+                .map_err(|_| "the journal queue is poisoned".to_owned())?,
+        );
+        let result = commit(store, &batch).await.map_err(|e| e.to_string());
+        for (_, waiter) in batch {
+            let _ = waiter.send(result.clone());
+        }
+        drop(guard);
+        done.await
+            .unwrap_or_else(|_| Err("the journal lost the rows".to_owned()))
+    }
+}
+
+async fn commit(store: &Store, batch: &[(Rows, Waiter)]) -> Result<(), sqlx::Error> {
+    let mut tx = store.pool().begin().await?;
+    for (rows, _) in batch {
+        if let Some((consumer, request_id, at)) = &rows.seen {
+            sqlx::query(
+                "INSERT INTO exchange_seen_requests (consumer, request_id, seen_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (consumer, request_id) DO NOTHING",
+            )
+            .bind(consumer)
+            .bind(request_id)
+            .bind(*at)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some((subject, leaf, consumer, dataset, outcome, at)) = &rows.access {
+            sqlx::query(
+                "INSERT INTO exchange_access_index (subject, leaf, consumer, dataset, outcome, at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(subject)
+            .bind(*leaf)
+            .bind(consumer)
+            .bind(dataset)
+            .bind(outcome)
+            .bind(*at)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await
+}
