@@ -203,7 +203,10 @@ pub(crate) async fn metrics(State(app): State<Arc<App>>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        app.metrics.render(),
+        app.metrics.render(
+            app.exchange.ledger_size(),
+            app.exchange.recorder().batches(),
+        ),
     )
         .into_response()
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -13,6 +14,8 @@ pub(crate) struct Metrics {
     registry: Registry,
     reads: Family<Labels, Counter>,
     latency: Histogram,
+    ledger_entries: Gauge,
+    ledger_batches: Gauge,
 }
 
 impl Metrics {
@@ -31,10 +34,24 @@ impl Metrics {
             "Time to answer a per-subject read, ledger record included",
             latency.clone(),
         );
+        let ledger_entries = Gauge::default();
+        let ledger_batches = Gauge::default();
+        registry.register(
+            "errandless_ledger_entries",
+            "Entries in the ledger, all durable",
+            ledger_entries.clone(),
+        );
+        registry.register(
+            "errandless_ledger_batches",
+            "Batches the recorder has appended since start, each with one fsync",
+            ledger_batches.clone(),
+        );
         Metrics {
             registry,
             reads,
             latency,
+            ledger_entries,
+            ledger_batches,
         }
     }
 
@@ -45,8 +62,12 @@ impl Metrics {
         self.latency.observe(took.as_secs_f64());
     }
 
-    /// The OpenMetrics text exposition.
-    pub fn render(&self) -> String {
+    /// The OpenMetrics text exposition, with the ledger's figures as of now.
+    pub fn render(&self, ledger_entries: u64, ledger_batches: u64) -> String {
+        self.ledger_entries
+            .set(i64::try_from(ledger_entries).unwrap_or(i64::MAX));
+        self.ledger_batches
+            .set(i64::try_from(ledger_batches).unwrap_or(i64::MAX));
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
