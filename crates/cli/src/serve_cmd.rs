@@ -27,6 +27,7 @@ pub struct ServeArgs {
 }
 
 /// The islands' connectors: `<data>/islands.toml` if present, else the synthetic province's.
+/// Relative locations are taken from the data directory.
 fn islands_config(data: &Path) -> anyhow::Result<IslandsConfig> {
     let path = data.join("islands.toml");
     if path.is_file() {
@@ -34,7 +35,7 @@ fn islands_config(data: &Path) -> anyhow::Result<IslandsConfig> {
             .with_context(|| format!("while reading {}", path.display()))?;
         IslandsConfig::parse(&text).with_context(|| format!("in {}", path.display()))
     } else {
-        Ok(IslandsConfig::synthetic(data))
+        Ok(IslandsConfig::synthetic(Path::new("")))
     }
 }
 
