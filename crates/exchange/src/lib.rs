@@ -18,7 +18,10 @@
 //!   [`SignedResponse`] signed by the owner that binds the request's hash, and recorded in the
 //!   ledger, allowed or refused; every refusal is a [`ReadError`] with a stable `code()`.
 //!
-//! This crate is not an HTTP server (the `server` crate will wrap [`Exchange::read`]) and keeps
+//! - [`Recorder`]: the thread that owns the ledger and appends whatever entries are waiting as
+//!   one batch with one fsync; a read is answered only once its entry is durable.
+//!
+//! This crate is not an HTTP server (the `server` crate wraps [`Exchange::read`]) and keeps
 //! no copy of island data: it opens SQLite islands read-only and reads only the fields asked
 //! for. Bulk sync to the data center is not built yet.
 //!
