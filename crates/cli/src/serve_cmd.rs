@@ -98,11 +98,14 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         .local_addr()
         .context("while reading the bound address")?;
     eprintln!("listening on http://{addr}");
-    errandless_server::serve(listener, router, async {
+    // On a worker, not on this thread, which only waits: the runtime's workers do all the
+    // work, connections and accept loop alike.
+    tokio::spawn(errandless_server::serve(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("shutting down");
-    })
+    }))
     .await
+    .context("the server task failed")?
     .context("while serving")?;
     store.close().await;
     Ok(())
