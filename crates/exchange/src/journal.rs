@@ -59,34 +59,66 @@ impl Journal {
     }
 }
 
+/// Rows per INSERT statement: few round trips to the database, far below any parameter limit.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `($1, $2, …), ($n+1, …)` for `rows` rows of `width` parameters.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let row: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 async fn commit(store: &Store, batch: &[(Rows, Waiter)]) -> Result<(), sqlx::Error> {
+    let seen: Vec<&(String, String, i64)> =
+        batch.iter().filter_map(|(r, _)| r.seen.as_ref()).collect();
+    let access: Vec<&(String, i64, String, String, String, i64)> = batch
+        .iter()
+        .filter_map(|(r, _)| r.access.as_ref())
+        .collect();
     let mut tx = store.pool().begin().await?;
-    for (rows, _) in batch {
-        if let Some((consumer, request_id, at)) = &rows.seen {
-            sqlx::query(
-                "INSERT INTO exchange_seen_requests (consumer, request_id, seen_at) \
-                 VALUES ($1, $2, $3) ON CONFLICT (consumer, request_id) DO NOTHING",
-            )
-            .bind(consumer)
-            .bind(request_id)
-            .bind(*at)
-            .execute(&mut *tx)
-            .await?;
+    for chunk in seen.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO exchange_seen_requests (consumer, request_id, seen_at) VALUES {} \
+             ON CONFLICT (consumer, request_id) DO NOTHING",
+            placeholders(chunk.len(), 3)
+        );
+        let mut q = sqlx::query(&sql);
+        for (consumer, request_id, at) in chunk {
+            q = q.bind(consumer).bind(request_id).bind(*at);
         }
-        if let Some((subject, leaf, consumer, dataset, outcome, at)) = &rows.access {
-            sqlx::query(
-                "INSERT INTO exchange_access_index (subject, leaf, consumer, dataset, outcome, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(subject)
-            .bind(*leaf)
-            .bind(consumer)
-            .bind(dataset)
-            .bind(outcome)
-            .bind(*at)
-            .execute(&mut *tx)
-            .await?;
+        q.execute(&mut *tx).await?;
+    }
+    for chunk in access.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO exchange_access_index (subject, leaf, consumer, dataset, outcome, at) \
+             VALUES {}",
+            placeholders(chunk.len(), 6)
+        );
+        let mut q = sqlx::query(&sql);
+        for (subject, leaf, consumer, dataset, outcome, at) in chunk {
+            q = q
+                .bind(subject)
+                .bind(*leaf)
+                .bind(consumer)
+                .bind(dataset)
+                .bind(outcome)
+                .bind(*at);
         }
+        q.execute(&mut *tx).await?;
     }
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_every_parameter_once() {
+        assert_eq!(super::placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(super::placeholders(1, 1), "($1)");
+    }
 }
