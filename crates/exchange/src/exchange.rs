@@ -14,7 +14,7 @@ use crate::cache::Cache;
 use crate::catalog::Catalog;
 use crate::connector::Islands;
 use crate::grant::{DataRequest, Grant, GrantError, GrantState, Grants, Mode, Terms};
-use crate::journal::{Journal, Rows};
+use crate::journal::{Journal, Rows, SeenCheck};
 use crate::member::{Member, Members};
 use crate::purpose::Purpose;
 use crate::read::{
@@ -39,6 +39,7 @@ pub struct Exchange {
     islands: Arc<Islands>,
     recorder: Recorder,
     journal: Journal,
+    seen: SeenCheck,
     member_cache: Cache<String, Option<Member>>,
     grant_cache: Cache<(String, String), Vec<Grant>>,
     /// Request ids past the replay check whose use is not yet committed: `(consumer, id)`.
@@ -92,6 +93,7 @@ impl Exchange {
             islands: Arc::new(islands),
             recorder: Recorder::spawn(ledger),
             journal: Journal::default(),
+            seen: SeenCheck::default(),
             member_cache: Cache::new(),
             grant_cache: Cache::new(),
             in_flight: Arc::default(),
@@ -408,14 +410,12 @@ impl Exchange {
             key,
             at: now,
         };
-        let seen = sqlx::query(
-            "SELECT request_id FROM exchange_seen_requests WHERE consumer = $1 AND request_id = $2",
-        )
-        .bind(consumer)
-        .bind(request_id)
-        .fetch_optional(self.store.pool())
-        .await?;
-        if seen.is_some() {
+        let seen = self
+            .seen
+            .seen(&self.store, consumer, request_id)
+            .await
+            .map_err(ReadError::Database)?;
+        if seen {
             return Err(ReadError::ReplayedRequest(request_id.to_owned()));
         }
         Ok(held)

@@ -122,3 +122,84 @@ mod tests {
         assert_eq!(super::placeholders(1, 1), "($1)");
     }
 }
+
+type Answer = oneshot::Sender<Result<bool, String>>;
+
+/// Group lookup of used request ids: each read queues its `(consumer, request id)` and waits
+/// for the lock; whoever holds it asks the store about every queued id in a few queries and
+/// answers each owner. So concurrent replay checks share their round trips to the database.
+#[derive(Default)]
+pub(crate) struct SeenCheck {
+    queue: Mutex<Vec<((String, String), Answer)>>,
+    lookup: tokio::sync::Mutex<()>,
+}
+
+impl SeenCheck {
+    /// Whether the store holds `request_id` as used by `consumer`.
+    pub async fn seen(
+        &self,
+        store: &Store,
+        consumer: &str,
+        request_id: &str,
+    ) -> Result<bool, String> {
+        let (answer, mut done) = oneshot::channel();
+        self.queue
+            .lock()
+            .map_err(|_| "the replay queue is poisoned".to_owned())?
+            .push(((consumer.to_owned(), request_id.to_owned()), answer));
+        let guard = self.lookup.lock().await;
+        if let Ok(result) = done.try_recv() {
+            return result;
+        }
+        let batch = std::mem::take(
+            &mut *self
+                .queue
+                .lock()
+                .map_err(|_| "the replay queue is poisoned".to_owned())?,
+        );
+        let keys: Vec<&(String, String)> = batch.iter().map(|(k, _)| k).collect();
+        let found = used(store, &keys).await.map_err(|e| e.to_string());
+        for (key, answer) in batch {
+            let _ = answer.send(
+                found
+                    .as_ref()
+                    .map(|f| f.contains(&key))
+                    .map_err(Clone::clone),
+            );
+        }
+        drop(guard);
+        done.await
+            .unwrap_or_else(|_| Err("the replay check lost the request".to_owned()))
+    }
+}
+
+/// Which of `keys` the store holds as used.
+async fn used(
+    store: &Store,
+    keys: &[&(String, String)],
+) -> Result<std::collections::HashSet<(String, String)>, sqlx::Error> {
+    let mut by_consumer: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (consumer, id) in keys {
+        by_consumer.entry(consumer).or_default().push(id);
+    }
+    let mut found = std::collections::HashSet::new();
+    for (consumer, ids) in by_consumer {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let marks: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT request_id FROM exchange_seen_requests \
+                 WHERE consumer = $1 AND request_id IN ({})",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(consumer);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(store.pool()).await? {
+                let id: String = sqlx::Row::try_get(&row, "request_id")?;
+                found.insert((consumer.to_owned(), id));
+            }
+        }
+    }
+    Ok(found)
+}
