@@ -49,4 +49,4 @@ for run in $(seq "$RUNS"); do
   RESULTS+=("$RPS $P99")
 done
 printf '%s\n' "${RESULTS[@]}" | sort -n | awk -v n="$RUNS" 'NR == int((n + 1) / 2) {print "median: " $1 " requests/s (p99 of that run " $2 ")"}'
-curl -s "http://127.0.0.1:$PORT/metrics" | grep '^errandless_reads_total' || true
+curl -s "http://127.0.0.1:$PORT/metrics" | grep -E '^errandless_(reads_total|ledger_)' || true
