@@ -199,23 +199,38 @@ async fn rotate(
     }
     let now = errandless_exchange::now_millis();
     let key = generate();
+    let mut kept = None;
     let path = match key_out {
         Some(p) => p,
         None => {
             let path = default_key_file(data, id);
             if path.exists() {
-                let kept = path.with_extension(format!("key.retired-{now}"));
-                std::fs::rename(&path, &kept)
-                    .with_context(|| format!("while keeping the old key as {}", kept.display()))?;
+                let old = path.with_extension(format!("key.retired-{now}"));
+                std::fs::rename(&path, &old)
+                    .with_context(|| format!("while keeping the old key as {}", old.display()))?;
+                kept = Some(old);
             }
             path
         }
     };
-    write_key(&path, &key)?;
-    let member = members
-        .rotate_key(id, key.verifying_key(), now)
-        .await
-        .with_context(|| format!("while rotating the key of {id:?}"))?;
+    let rotated = match write_key(&path, &key) {
+        Ok(()) => members
+            .rotate_key(id, key.verifying_key(), now)
+            .await
+            .with_context(|| format!("while rotating the key of {id:?}")),
+        Err(e) => Err(e),
+    };
+    let member = match rotated {
+        Ok(member) => member,
+        Err(e) => {
+            // The member still signs with its old key: put its file back.
+            if let Some(old) = kept {
+                let _ = std::fs::remove_file(&path);
+                let _ = std::fs::rename(&old, &path);
+            }
+            return Err(e);
+        }
+    };
     eprintln!(
         "{} now signs with a new key ({} retired); private key in {}",
         member.id,

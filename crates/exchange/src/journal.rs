@@ -4,6 +4,9 @@
 //! Each read queues its rows and waits for the commit lock. Whoever holds the lock takes every
 //! queued row, its own and the others', writes them in one transaction, answers every owner,
 //! and lets the next in. So concurrent reads share one commit, as they share one ledger fsync.
+//!
+//! A caller whose future is dropped while it commits for others leaves them an error, never a
+//! false success: run reads to completion (the server gives each read a task of its own).
 
 use std::sync::Mutex;
 
