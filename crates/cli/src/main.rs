@@ -5,7 +5,9 @@
 
 mod config;
 mod ledger_cmd;
+mod member_cmd;
 mod pay_cmd;
+mod serve_cmd;
 mod standard_cmd;
 mod sync_cmd;
 mod witness_cmd;
@@ -72,6 +74,14 @@ enum Command {
         #[command(subcommand)]
         command: pay_cmd::BankCommand,
     },
+    /// The exchange's members: departments with their social credit codes and keys.
+    Member {
+        #[command(subcommand)]
+        command: member_cmd::MemberCommand,
+    },
+    /// Serve the exchange over HTTP: registry reads, the data tracker, OpenAPI, metrics and
+    /// the ledger's files.
+    Serve(serve_cmd::ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +144,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync_cmd::run(args, &settings),
         Command::Pay { command } => pay_cmd::run(command, &settings),
         Command::Bank { command } => pay_cmd::bank(command),
+        Command::Member { command } => member_cmd::run(command, &settings),
+        Command::Serve(args) => serve_cmd::run(args, &settings),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {

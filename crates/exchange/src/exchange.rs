@@ -1,7 +1,8 @@
 //! The exchange itself: members, grants and islands together, answering per-subject reads.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
 use errandless_ledger::{Entry, Kind, Sequencer, SubjectKey, SubjectTag};
@@ -9,29 +10,58 @@ use errandless_standards::{CitizenId, DivisionCode, Standard, SubjectLink, Uscc}
 use errandless_store::Store;
 use serde_json::json;
 
+use crate::cache::Cache;
 use crate::catalog::Catalog;
 use crate::connector::Islands;
 use crate::grant::{DataRequest, Grant, GrantError, GrantState, Grants, Mode, Terms};
-use crate::member::Members;
+use crate::journal::{Journal, Rows, SeenCheck};
+use crate::member::{Member, Members};
 use crate::purpose::Purpose;
 use crate::read::{
     check_shape, request_signed_by, sign_response, ReadError, ReadResponse, SignedReadRequest,
     SignedResponse,
 };
+use crate::recorder::{Recorder, RecorderError};
 use crate::{now_millis, Millis};
 
 /// The exchange: it checks each read against the member register and the grants, reads the
 /// island through its connector, signs the answer with the owner's key, and records every
 /// read, allowed or refused, in the ledger.
+///
+/// The ledger belongs to a [`Recorder`] thread that appends whatever reads are waiting as one
+/// batch with one fsync; the rows a read leaves in the store are committed the same way
+/// (`journal`). Members and grants are cached (`cache`) and dropped from the cache by every
+/// write of a member or grant. Island reads run on the blocking pool, off the async workers.
 pub struct Exchange {
     store: Store,
     members: Members,
     grants: Grants,
-    islands: Islands,
-    ledger: Mutex<Sequencer>,
+    islands: Arc<Islands>,
+    recorder: Recorder,
+    journal: Journal,
+    seen: SeenCheck,
+    member_cache: Cache<String, Option<Member>>,
+    grant_cache: Cache<(String, String), Vec<Grant>>,
+    /// Request ids past the replay check whose use is not yet committed: `(consumer, id)`.
+    in_flight: Arc<Mutex<HashSet<(String, String)>>>,
     subject_key: SubjectKey,
     /// The owners' signing keys, as an owner's X-Road security server holds its own.
     owner_keys: BTreeMap<String, SigningKey>,
+}
+
+/// A request id held as in use until the read that used it is committed.
+struct InFlight {
+    set: Arc<Mutex<HashSet<(String, String)>>>,
+    key: (String, String),
+    at: Millis,
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.set.lock() {
+            set.remove(&self.key);
+        }
+    }
 }
 
 impl std::fmt::Debug for Exchange {
@@ -53,13 +83,20 @@ enum Verdict {
 impl Exchange {
     /// An exchange over a migrated `store` ([`crate::migrate`]), the open `islands`, the
     /// `ledger` it records reads in, and the platform secret that turns ID numbers into tags.
+    /// The ledger is handed to a new [`Recorder`] thread, which stops when the exchange is
+    /// dropped.
     pub fn new(store: Store, islands: Islands, ledger: Sequencer, subject_key: SubjectKey) -> Self {
         Exchange {
             members: Members::new(store.clone()),
             grants: Grants::new(store.clone()),
             store,
-            islands,
-            ledger: Mutex::new(ledger),
+            islands: Arc::new(islands),
+            recorder: Recorder::spawn(ledger),
+            journal: Journal::default(),
+            seen: SeenCheck::default(),
+            member_cache: Cache::new(),
+            grant_cache: Cache::new(),
+            in_flight: Arc::default(),
             subject_key,
             owner_keys: BTreeMap::new(),
         }
@@ -87,11 +124,6 @@ impl Exchange {
         &self.store
     }
 
-    /// The ledger, for the exchange's own modules: bulk sync appends its entries in batches.
-    pub(crate) fn ledger(&self) -> &Mutex<Sequencer> {
-        &self.ledger
-    }
-
     /// The platform secret that turns ID numbers into ledger tags.
     pub(crate) fn subject_key(&self) -> &SubjectKey {
         &self.subject_key
@@ -99,7 +131,18 @@ impl Exchange {
 
     /// The number of entries in the ledger.
     pub fn ledger_size(&self) -> u64 {
-        self.ledger.lock().map_or(0, |log| log.size())
+        self.recorder.size()
+    }
+
+    /// Appends already encoded ledger entries together, in order, and returns their indexes
+    /// once they are durable: many entries, one fsync, shared with the reads waiting then.
+    pub async fn append_entries(&self, entries: Vec<Vec<u8>>) -> Result<Range<u64>, RecorderError> {
+        self.recorder.append(entries).await
+    }
+
+    /// The recorder thread that owns the ledger.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
     }
 
     /// The published datasets.
@@ -116,7 +159,8 @@ impl Exchange {
             &request.id,
             &request.terms,
             now,
-        )?;
+        )
+        .await?;
         Ok(request)
     }
 
@@ -128,7 +172,8 @@ impl Exchange {
         now: Millis,
     ) -> Result<Grant, GrantError> {
         let grant = self.grants.approve(request, owner, now).await?;
-        self.record_grant_event(owner, "approved", &grant.id, &grant.terms, now)?;
+        self.record_grant_event(owner, "approved", &grant.id, &grant.terms, now)
+            .await?;
         Ok(grant)
     }
 
@@ -141,7 +186,8 @@ impl Exchange {
         now: Millis,
     ) -> Result<DataRequest, GrantError> {
         let rejected = self.grants.reject(request, owner, reason, now).await?;
-        self.record_grant_event(owner, "rejected", &rejected.id, &rejected.terms, now)?;
+        self.record_grant_event(owner, "rejected", &rejected.id, &rejected.terms, now)
+            .await?;
         Ok(rejected)
     }
 
@@ -154,13 +200,14 @@ impl Exchange {
         now: Millis,
     ) -> Result<Grant, GrantError> {
         let revoked = self.grants.revoke(grant, owner, reason, now).await?;
-        self.record_grant_event(owner, "revoked", &revoked.id, &revoked.terms, now)?;
+        self.record_grant_event(owner, "revoked", &revoked.id, &revoked.terms, now)
+            .await?;
         Ok(revoked)
     }
 
     /// A `grant` entry: who acted, on which request or grant, with its terms. The decision is
     /// already stored; a ledger failure is reported so the caller can retry the record.
-    fn record_grant_event(
+    async fn record_grant_event(
         &self,
         actor: &str,
         event: &str,
@@ -186,11 +233,10 @@ impl Exchange {
             "mode": t.mode.code(),
         });
         let bytes = entry.to_bytes().map_err(|e| ledger_error(&e))?;
-        let mut log = self
-            .ledger
-            .lock()
-            .map_err(|_| GrantError::Ledger("an earlier append panicked".into()))?;
-        log.append(&[bytes]).map_err(|e| ledger_error(&e))?;
+        self.recorder
+            .append(vec![bytes])
+            .await
+            .map_err(|e| ledger_error(&e))?;
         Ok(())
     }
 
@@ -227,15 +273,25 @@ impl Exchange {
         let r = &request.request;
         let well_formed = check_shape(r).is_ok();
         let subject = if well_formed { subject_of(r) } else { None };
-        let outcome = self.decide(request, now).await;
+        let mut in_flight = None;
+        let outcome = self.decide(request, now, &mut in_flight).await;
         let (code, grant, owner) = match &outcome {
             Ok((grant, _)) => ("allowed", Some(grant.id.clone()), Some(grant.owner.clone())),
             Err(e) => (e.code(), None, None),
         };
         let tag = subject.as_ref().map(|(s, _)| self.subject_key.tag(s));
         let leaf = self
-            .record(r, well_formed, tag, code, grant.as_deref(), now)
+            .record(
+                r,
+                well_formed,
+                tag,
+                code,
+                grant.as_deref(),
+                now,
+                in_flight.as_ref(),
+            )
             .await?;
+        drop(in_flight);
         let (grant, rows) = outcome?;
         let owner = owner.unwrap_or_default();
         let key = self
@@ -262,18 +318,18 @@ impl Exchange {
         &self,
         request: &SignedReadRequest,
         now: Millis,
+        in_flight: &mut Option<InFlight>,
     ) -> Result<(Grant, Vec<crate::Row>), ReadError> {
         let r = &request.request;
         check_shape(r)?;
         let member = self
-            .members
-            .get(&r.consumer)
+            .member(&r.consumer)
             .await?
             .ok_or_else(|| ReadError::UnknownConsumer(r.consumer.clone()))?;
         if !request_signed_by(request, &member.key) {
             return Err(ReadError::BadSignature);
         }
-        self.remember(&r.consumer, &r.request_id, now).await?;
+        *in_flight = Some(self.remember(&r.consumer, &r.request_id, now).await?);
         if self.islands.connector(&r.dataset).is_none() {
             return Err(ReadError::UnknownDataset(r.dataset.clone()));
         }
@@ -282,7 +338,7 @@ impl Exchange {
             .parse()
             .map_err(|_| ReadError::UnknownPurpose(r.purpose.clone()))?;
         let (subject, division) = parse_subject(r)?;
-        let grants = self.grants.grants_of(&r.consumer, &r.dataset).await?;
+        let grants = self.grants_of(&r.consumer, &r.dataset).await?;
         let grant = match choose(&grants, purpose, &r.fields, division, now) {
             Verdict::Allowed(g) => g,
             Verdict::Refused(e) => return Err(e),
@@ -290,49 +346,94 @@ impl Exchange {
         if !self.owner_keys.contains_key(&grant.owner) {
             return Err(ReadError::OwnerKeyUnavailable(grant.owner.clone()));
         }
-        let rows = self
-            .islands
-            .lookup(&r.dataset, &subject, &r.fields)
-            .await
-            .map_err(ReadError::Island)?;
+        let rows = self.lookup(&r.dataset, subject, &r.fields).await?;
         Ok((grant, rows))
     }
 
-    /// Records the request id; a second use by the same consumer is a replay.
+    /// The member, from the cache or the store.
+    async fn member(&self, id: &str) -> Result<Option<Member>, ReadError> {
+        let key = id.to_owned();
+        let (hit, generation) = self.member_cache.get(&key);
+        if let Some(member) = hit {
+            return Ok(member);
+        }
+        let member = self.members.get(id).await?;
+        self.member_cache.put(key, member.clone(), generation);
+        Ok(member)
+    }
+
+    /// The grants of a consumer on a dataset, from the cache or the store.
+    async fn grants_of(&self, consumer: &str, dataset: &str) -> Result<Vec<Grant>, ReadError> {
+        let key = (consumer.to_owned(), dataset.to_owned());
+        let (hit, generation) = self.grant_cache.get(&key);
+        if let Some(grants) = hit {
+            return Ok(grants);
+        }
+        let grants = self.grants.grants_of(consumer, dataset).await?;
+        self.grant_cache.put(key, grants.clone(), generation);
+        Ok(grants)
+    }
+
+    /// Reads the island on the blocking pool, so a slow island never stalls the async workers.
+    async fn lookup(
+        &self,
+        dataset: &str,
+        subject: String,
+        fields: &[String],
+    ) -> Result<Vec<crate::Row>, ReadError> {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return self
+                .islands
+                .lookup(dataset, &subject, fields)
+                .await
+                .map_err(ReadError::Island);
+        };
+        let islands = Arc::clone(&self.islands);
+        let (dataset, fields) = (dataset.to_owned(), fields.to_vec());
+        let runtime = handle.clone();
+        handle
+            .spawn_blocking(move || runtime.block_on(islands.lookup(&dataset, &subject, &fields)))
+            .await
+            .map_err(|e| ReadError::Database(format!("the island reader stopped: {e}")))?
+            .map_err(ReadError::Island)
+    }
+
+    /// Holds the request id as used; a second use by the same consumer is a replay, whether
+    /// the first is still in flight or committed. The use is committed with the read's record.
     async fn remember(
         &self,
         consumer: &str,
         request_id: &str,
         now: Millis,
-    ) -> Result<(), ReadError> {
-        let seen = sqlx::query(
-            "SELECT request_id FROM exchange_seen_requests WHERE consumer = $1 AND request_id = $2",
-        )
-        .bind(consumer)
-        .bind(request_id)
-        .fetch_optional(self.store.pool())
-        .await?;
-        if seen.is_some() {
+    ) -> Result<InFlight, ReadError> {
+        let key = (consumer.to_owned(), request_id.to_owned());
+        let fresh = self
+            .in_flight
+            .lock()
+            .map_err(|_| ReadError::Database("the replay guard is poisoned".into()))?
+            .insert(key.clone());
+        if !fresh {
             return Err(ReadError::ReplayedRequest(request_id.to_owned()));
         }
-        let inserted = sqlx::query(
-            "INSERT INTO exchange_seen_requests (consumer, request_id, seen_at) VALUES ($1, $2, $3)",
-        )
-        .bind(consumer)
-        .bind(request_id)
-        .bind(now)
-        .execute(self.store.pool())
-        .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
-                Err(ReadError::ReplayedRequest(request_id.to_owned()))
-            }
-            Err(e) => Err(e.into()),
+        let held = InFlight {
+            set: Arc::clone(&self.in_flight),
+            key,
+            at: now,
+        };
+        let seen = self
+            .seen
+            .seen(&self.store, consumer, request_id)
+            .await
+            .map_err(ReadError::Database)?;
+        if seen {
+            return Err(ReadError::ReplayedRequest(request_id.to_owned()));
         }
+        Ok(held)
     }
 
-    /// Appends the read's ledger entry (durable on return) and indexes it by subject.
+    /// Appends the read's ledger entry (durable on return), then commits its request id's use
+    /// and its line in the subject index.
+    #[allow(clippy::too_many_arguments)]
     async fn record(
         &self,
         r: &crate::ReadRequest,
@@ -341,6 +442,7 @@ impl Exchange {
         outcome: &str,
         grant: Option<&str>,
         now: Millis,
+        used: Option<&InFlight>,
     ) -> Result<u64, ReadError> {
         let kind = if outcome == "allowed" {
             Kind::ACCESS
@@ -373,27 +475,33 @@ impl Exchange {
         entry.time = Some(u64::try_from(now / 1000).unwrap_or_default());
         entry.body = body;
         let bytes = entry.to_bytes().map_err(|e| ledger_error(&e))?;
-        let leaf = {
-            let mut log = self
-                .ledger
-                .lock()
-                .map_err(|_| ReadError::Ledger("an earlier append panicked".into()))?;
-            log.append(&[bytes]).map_err(|e| ledger_error(&e))?.start
+        let leaf = self
+            .recorder
+            .append(vec![bytes])
+            .await
+            .map_err(|e| ledger_error(&e))?
+            .start;
+        let rows = Rows {
+            seen: used.map(|u| (u.key.0.clone(), u.key.1.clone(), u.at)),
+            access: subject.map(|tag| {
+                (
+                    tag.to_hex(),
+                    i64::try_from(leaf).unwrap_or(i64::MAX),
+                    actor.to_owned(),
+                    if well_formed {
+                        r.dataset.clone()
+                    } else {
+                        String::new()
+                    },
+                    outcome.to_owned(),
+                    now,
+                )
+            }),
         };
-        if let Some(tag) = subject {
-            sqlx::query(
-                "INSERT INTO exchange_access_index (subject, leaf, consumer, dataset, outcome, at) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(tag.to_hex())
-            .bind(i64::try_from(leaf).unwrap_or(i64::MAX))
-            .bind(actor)
-            .bind(if well_formed { r.dataset.as_str() } else { "" })
-            .bind(outcome)
-            .bind(now)
-            .execute(self.store.pool())
-            .await?;
-        }
+        self.journal
+            .write(&self.store, rows)
+            .await
+            .map_err(ReadError::Database)?;
         Ok(leaf)
     }
 }

@@ -291,6 +291,7 @@ impl Grants {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        crate::cache::changed();
         self.grant(&id).await?.ok_or(GrantError::UnknownGrant(id))
     }
 
@@ -354,6 +355,7 @@ impl Grants {
         .bind(grant_id)
         .execute(self.store.pool())
         .await?;
+        crate::cache::changed();
         if done.rows_affected() != 1 {
             return Err(GrantError::AlreadyRevoked(grant_id.to_owned()));
         }

@@ -25,7 +25,10 @@
 //!   ledger's batched append, and one `snapshot` entry names the file's hash. A sync that
 //!   changes nothing makes no version. The `sync` module's documentation has the details.
 //!
-//! This crate is not an HTTP server (the `server` crate will wrap [`Exchange::read`]). It keeps
+//! - [`Recorder`]: the thread that owns the ledger and appends whatever entries are waiting as
+//!   one batch with one fsync; a read is answered only once its entry is durable.
+//!
+//! This crate is not an HTTP server (the `server` crate wraps [`Exchange::read`]). It keeps
 //! no copy of island data except the data center's snapshots, which only a bulk grant puts
 //! there; it opens SQLite islands read-only and reads only the fields granted or asked for.
 //!
@@ -90,13 +93,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use errandless_store::{Store, StoreError};
 
+mod cache;
 mod catalog;
 mod connector;
 mod exchange;
 mod grant;
+mod journal;
 mod member;
 mod purpose;
 mod read;
+mod recorder;
 mod sync;
 
 pub use catalog::{
@@ -115,6 +121,7 @@ pub use purpose::{LegalBasis, LegalBasisKind, Purpose, UnknownPurpose};
 pub use read::{
     ReadError, ReadRequest, ReadResponse, SignedReadRequest, SignedResponse, MAX_FIELDS,
 };
+pub use recorder::{Recorder, RecorderError};
 pub use sync::{
     Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport, DATACENTER_DIR,
     LEDGER_BATCH, SNAPSHOT_KIND,

@@ -130,6 +130,7 @@ impl Members {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        crate::cache::changed();
         self.get(&new.id)
             .await?
             .ok_or(MemberError::NotRegistered(new.id))
@@ -233,6 +234,7 @@ impl Members {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        crate::cache::changed();
         self.get(id)
             .await?
             .ok_or_else(|| MemberError::NotRegistered(id.to_owned()))

@@ -342,7 +342,7 @@ impl Exchange {
         let grant = match self.bulk_grant(consumer, dataset, now).await {
             Ok(g) => g,
             Err(e) if e.is_refusal() => {
-                self.record_sync_refusal(consumer, dataset, &e, now)?;
+                self.record_sync_refusal(consumer, dataset, &e, now).await?;
                 return Err(e);
             }
             Err(e) => return Err(e),
@@ -510,14 +510,15 @@ impl Exchange {
             if failure.is_some() {
                 continue;
             }
+            let count = batch.entries.len() as u64;
             match self
-                .record_accesses(&batch, &t.consumer, &t.dataset, now)
+                .record_accesses(batch, &t.consumer, &t.dataset, now)
                 .await
             {
                 Ok(range) => {
                     first_access.get_or_insert(range.start);
                     access_end = range.end;
-                    appended += batch.entries.len() as u64;
+                    appended += count;
                 }
                 Err(e) => failure = Some(e),
             }
@@ -563,14 +564,16 @@ impl Exchange {
             .map_err(io_error(datacenter))?;
         let first_access = first_access.unwrap_or(access_end);
         let version = previous.as_ref().map_or(1, |s| s.version + 1);
-        let leaf = self.record_snapshot(
-            grant,
-            &produced,
-            parent,
-            (first_access, access_end),
-            version,
-            now,
-        )?;
+        let leaf = self
+            .record_snapshot(
+                grant,
+                &produced,
+                parent,
+                (first_access, access_end),
+                version,
+                now,
+            )
+            .await?;
         sqlx::query(&format!(
             "INSERT INTO exchange_snapshots ({SNAPSHOT_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -599,19 +602,15 @@ impl Exchange {
     /// Appends one batch of access entries (one fsync) and indexes them by subject tag.
     async fn record_accesses(
         &self,
-        batch: &LedgerBatch,
+        batch: LedgerBatch,
         consumer: &str,
         dataset: &str,
         now: Millis,
     ) -> Result<std::ops::Range<u64>, SyncError> {
-        let range = {
-            let mut log = self
-                .ledger()
-                .lock()
-                .map_err(|_| SyncError::Ledger("an earlier append panicked".into()))?;
-            log.append(&batch.entries)
-                .map_err(|e| SyncError::Ledger(e.to_string()))?
-        };
+        let range = self
+            .append_entries(batch.entries)
+            .await
+            .map_err(|e| SyncError::Ledger(e.to_string()))?;
         // Inserted in tag order, so that each batch walks the index's pages once instead of
         // jumping between them.
         let mut rows: Vec<(&[u8; 64], u64)> = batch.tags.iter().zip(range.clone()).collect();
@@ -648,7 +647,7 @@ impl Exchange {
     }
 
     /// The snapshot entry: the file's hash, parent, dataset, fields, rows and accesses.
-    fn record_snapshot(
+    async fn record_snapshot(
         &self,
         grant: &Grant,
         produced: &Produced,
@@ -683,15 +682,15 @@ impl Exchange {
             "accesses": [accesses.0, accesses.1],
         });
         let bytes = entry.to_bytes().map_err(|e| ledger_error(&e))?;
-        let mut log = self
-            .ledger()
-            .lock()
-            .map_err(|_| SyncError::Ledger("an earlier append panicked".into()))?;
-        Ok(log.append(&[bytes]).map_err(|e| ledger_error(&e))?.start)
+        let range = self
+            .append_entries(vec![bytes])
+            .await
+            .map_err(|e| ledger_error(&e))?;
+        Ok(range.start)
     }
 
     /// A refused sync's `refusal` entry, like a refused read's.
-    fn record_sync_refusal(
+    async fn record_sync_refusal(
         &self,
         consumer: &str,
         dataset: &str,
@@ -727,11 +726,9 @@ impl Exchange {
         }
         entry.body = body;
         let bytes = entry.to_bytes().map_err(|e| ledger_error(&e))?;
-        let mut log = self
-            .ledger()
-            .lock()
-            .map_err(|_| SyncError::Ledger("an earlier append panicked".into()))?;
-        log.append(&[bytes]).map_err(|e| ledger_error(&e))?;
+        self.append_entries(vec![bytes])
+            .await
+            .map_err(|e| ledger_error(&e))?;
         Ok(())
     }
 }

@@ -74,6 +74,12 @@ impl TestDatabase {
         self.backend
     }
 
+    /// Where it is, for a test that hands it to a child process (`ERRANDLESS_STORE_URL`). It
+    /// may carry the server's password: never print it.
+    pub fn url(&self) -> &str {
+        &self.location
+    }
+
     /// Opens a new [`Store`] (with its own pool) on this database.
     pub async fn open(&self) -> Result<Store, StoreError> {
         Store::open(&self.location).await

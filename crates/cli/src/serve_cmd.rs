@@ -1,0 +1,112 @@
+//! `errandless serve`: the HTTP server over the data directory's store, islands and ledger.
+//!
+//! Owners' answers are signed with the member keys found in `<data>/members/<id>.key` (as
+//! written by `errandless member add`) that match the member's current key. The data tracker
+//! opens only with `ERRANDLESS_OPERATOR_TOKEN` set, and must sit behind the identity layer
+//! before it faces citizens.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use errandless_exchange::{Exchange, Islands, IslandsConfig, Members};
+use errandless_ledger::Sequencer;
+use errandless_server::ServerConfig;
+use errandless_store::Store;
+
+use crate::config::Settings;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on.
+    #[arg(long, env = "ERRANDLESS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+}
+
+/// The islands' connectors: `<data>/islands.toml` if present, else the synthetic province's.
+/// Relative locations are taken from the data directory.
+fn islands_config(data: &Path) -> anyhow::Result<IslandsConfig> {
+    let path = data.join("islands.toml");
+    if path.is_file() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("while reading {}", path.display()))?;
+        IslandsConfig::parse(&text).with_context(|| format!("in {}", path.display()))
+    } else {
+        Ok(IslandsConfig::synthetic(Path::new("")))
+    }
+}
+
+pub fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("errandless-http")
+        .build()
+        .context("while starting the async runtime")?;
+    runtime.block_on(serve(args, settings))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
+    let data = &settings.data;
+    let store = Store::open(&settings.store_location())
+        .await
+        .context("while opening the platform store")?;
+    errandless_exchange::migrate(&store)
+        .await
+        .context("while preparing the exchange's tables")?;
+    let islands = Islands::open(&islands_config(data)?, data)
+        .await
+        .context("while opening the islands (generate a province with `errandless demo`)")?;
+    let log_dir = data.join("ledger");
+    let signer = crate::ledger_cmd::load_signer(&log_dir)?;
+    let verifier = signer.verifier();
+    let subject_key = crate::ledger_cmd::load_subject_key(&log_dir)?;
+    let ledger = Sequencer::open(&log_dir, signer)
+        .with_context(|| format!("while opening the ledger {}", log_dir.display()))?;
+    let mut exchange = Exchange::new(store.clone(), islands, ledger, subject_key);
+    for member in Members::new(store.clone())
+        .list()
+        .await
+        .context("while listing the members")?
+    {
+        let path = crate::member_cmd::default_key_file(data, &member.id);
+        if !path.is_file() {
+            continue;
+        }
+        let key = crate::member_cmd::read_key_file(&path)?;
+        if key.verifying_key() == member.key {
+            exchange.add_owner_key(&member.id, key);
+        } else {
+            tracing::warn!(member = %member.id, path = %path.display(), "the key file is not the member's current key; its answers cannot be signed");
+        }
+    }
+    let config = ServerConfig {
+        ledger_dir: log_dir,
+        ledger_verifier: verifier,
+        operator_token: std::env::var("ERRANDLESS_OPERATOR_TOKEN")
+            .ok()
+            .filter(|t| !t.trim().is_empty()),
+    };
+    let router = errandless_server::router(Arc::new(exchange), config);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("while binding {}", args.listen))?;
+    let addr = listener
+        .local_addr()
+        .context("while reading the bound address")?;
+    eprintln!("listening on http://{addr}");
+    // On a worker, not on this thread, which only waits: the runtime's workers do all the
+    // work, connections and accept loop alike.
+    tokio::spawn(errandless_server::serve(listener, router, async {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("shutting down");
+    }))
+    .await
+    .context("the server task failed")?
+    .context("while serving")?;
+    store.close().await;
+    Ok(())
+}

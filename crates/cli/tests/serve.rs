@@ -1,0 +1,96 @@
+//! `errandless serve` as an operator runs it: a clear error without a ledger, then a server
+//! that answers over loopback and stops cleanly on Ctrl-C (SIGINT).
+
+use std::io::{BufRead as _, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn errandless(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_errandless"));
+    c.current_dir(dir)
+        .env_remove("ERRANDLESS_DATA")
+        .env_remove("ERRANDLESS_CONFIG")
+        .env_remove("ERRANDLESS_STORE_URL")
+        .env_remove("ERRANDLESS_OPERATOR_TOKEN");
+    c
+}
+
+#[test]
+fn serve_needs_a_ledger_then_answers_and_stops_on_ctrl_c() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let d = tmp.path();
+    let demo = errandless(d)
+        .args(["demo", "--people", "300"])
+        .output()
+        .expect("runs");
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+
+    let no_ledger = errandless(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .output()
+        .expect("runs");
+    assert_eq!(no_ledger.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&no_ledger.stderr);
+    assert!(text.contains("ledger keygen"), "{text}");
+
+    let keygen = errandless(d)
+        .args([
+            "ledger",
+            "keygen",
+            "--origin",
+            "ledger.example.gov/serve-test",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        keygen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&keygen.stderr)
+    );
+
+    let mut server = errandless(d)
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut lines = BufReader::new(server.stderr.take().expect("stderr")).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server says where it listens")
+            .expect("a line");
+        if let Some(url) = line.strip_prefix("listening on ") {
+            break url.to_owned();
+        }
+    };
+    let health = ureq::get(&format!("{base}/healthz"))
+        .call()
+        .expect("healthz answers");
+    assert_eq!(health.status(), 200);
+    let tracker = ureq::get(&format!("{base}/data/myPersonalDataUsage?userId=x")).call();
+    assert!(
+        matches!(tracker, Err(ureq::Error::Status(503, _))),
+        "the tracker is off without an operator token"
+    );
+    let checkpoint = ureq::get(&format!("{base}/ledger/checkpoint"))
+        .call()
+        .expect("the ledger is served")
+        .into_string()
+        .expect("text");
+    assert!(
+        checkpoint.starts_with("ledger.example.gov/serve-test\n0\n"),
+        "{checkpoint}"
+    );
+
+    let kill = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let status = server.wait().expect("the server exits");
+    assert_eq!(status.code(), Some(0), "a graceful stop exits 0");
+}

@@ -1,0 +1,166 @@
+//! The recorder: one thread that owns the ledger's [`Sequencer`] and appends with group commit.
+//!
+//! Callers hand it entries over a channel and wait for their indexes. The thread takes one
+//! job, then everything else already waiting, appends it all as one batch with one fsync (the
+//! sequencer's durable append), and only then answers each waiter with its indexes. So many
+//! concurrent reads share one fsync, and none is answered before its entry is durable.
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+
+use errandless_ledger::{Sequencer, MAX_ENTRY_LEN};
+use tokio::sync::oneshot;
+
+/// Entries in one batch at most, so one fsync never waits on an unbounded backlog.
+const MAX_BATCH: usize = 4096;
+
+/// The ledger could not record entries.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum RecorderError {
+    #[error("entry {position} has {len} bytes; entries are limited to {MAX_ENTRY_LEN}")]
+    EntryTooLarge { position: usize, len: usize },
+    #[error("the ledger refused the batch: {0}")]
+    Append(String),
+    #[error("the recorder has stopped")]
+    Stopped,
+}
+
+struct Job {
+    entries: Vec<Vec<u8>>,
+    reply: oneshot::Sender<Result<Range<u64>, RecorderError>>,
+}
+
+/// A handle on the recorder thread. Dropping it lets the thread finish what is queued and
+/// waits for it, so the ledger's directory lock is released when this returns.
+pub struct Recorder {
+    jobs: Option<mpsc::Sender<Job>>,
+    size: Arc<AtomicU64>,
+    batches: Arc<AtomicU64>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder")
+            .field("size", &self.size())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Starts the thread `Recorder`, which owns `ledger` from now on.
+    pub fn spawn(ledger: Sequencer) -> Recorder {
+        let size = Arc::new(AtomicU64::new(ledger.size()));
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let batches = Arc::new(AtomicU64::new(0));
+        let (published, appended) = (Arc::clone(&size), Arc::clone(&batches));
+        let thread = std::thread::Builder::new()
+            .name("Recorder".into())
+            .spawn(move || run(ledger, &queue, &published, &appended))
+            .expect("the operating system starts a thread");
+        Recorder {
+            jobs: Some(jobs),
+            size,
+            batches,
+            thread: Some(thread),
+        }
+    }
+
+    /// Entries in the ledger, all durable.
+    pub fn size(&self) -> u64 {
+        self.size.load(Ordering::SeqCst)
+    }
+
+    /// Batches appended so far: each one fsync, however many entries it held.
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Ordering::SeqCst)
+    }
+
+    fn submit(
+        &self,
+        entries: Vec<Vec<u8>>,
+    ) -> Result<oneshot::Receiver<Result<Range<u64>, RecorderError>>, RecorderError> {
+        if let Some((position, e)) = entries
+            .iter()
+            .enumerate()
+            .find(|(_, e)| e.len() > MAX_ENTRY_LEN)
+        {
+            return Err(RecorderError::EntryTooLarge {
+                position,
+                len: e.len(),
+            });
+        }
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .as_ref()
+            .ok_or(RecorderError::Stopped)?
+            .send(Job { entries, reply })
+            .map_err(|_| RecorderError::Stopped)?;
+        Ok(answer)
+    }
+
+    /// Appends `entries` together, in order, and returns their indexes once they are durable.
+    /// They share their batch (and its one fsync) with whatever else is waiting.
+    pub async fn append(&self, entries: Vec<Vec<u8>>) -> Result<Range<u64>, RecorderError> {
+        self.submit(entries)?
+            .await
+            .map_err(|_| RecorderError::Stopped)?
+    }
+
+    /// [`append`](Self::append) for code outside an async runtime.
+    pub fn append_blocking(&self, entries: Vec<Vec<u8>>) -> Result<Range<u64>, RecorderError> {
+        self.submit(entries)?
+            .blocking_recv()
+            .map_err(|_| RecorderError::Stopped)?
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        drop(self.jobs.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The thread's loop: wait for a job, gather what else waits, append once, answer everyone.
+fn run(mut ledger: Sequencer, queue: &mpsc::Receiver<Job>, size: &AtomicU64, batches: &AtomicU64) {
+    while let Ok(first) = queue.recv() {
+        let mut count = first.entries.len();
+        let mut batch = vec![first];
+        while count < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => {
+                    count += job.entries.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let entries: Vec<&[u8]> = batch
+            .iter()
+            .flat_map(|j| j.entries.iter().map(Vec::as_slice))
+            .collect();
+        match ledger.append(&entries) {
+            Ok(range) => {
+                size.store(ledger.size(), Ordering::SeqCst);
+                batches.fetch_add(1, Ordering::SeqCst);
+                let mut next = range.start;
+                for job in batch {
+                    let end = next + job.entries.len() as u64;
+                    let _ = job.reply.send(Ok(next..end));
+                    next = end;
+                }
+            }
+            Err(e) => {
+                let error = RecorderError::Append(e.to_string());
+                for job in batch {
+                    let _ = job.reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}

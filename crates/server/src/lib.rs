@@ -1,0 +1,91 @@
+//! The platform's HTTP server (axum).
+//!
+//! What it serves, and which public shape each path follows:
+//!
+//! | path | what | shape |
+//! |---|---|---|
+//! | `GET /data/{dataset}/{version}/read` | a signed, grant-checked, recorded per-subject read through [`Exchange::read`] | GovStack Digital Registries `read`, with X-Road's request hash |
+//! | `GET /data/myPersonalDataUsage` | who read one citizen's data, when and why, each with a ledger receipt | GovStack Digital Registries `myPersonalDataUsage` (the Estonian Data Tracker) |
+//! | `GET /openapi.json` | this API, generated from the handlers | OpenAPI 3.1 |
+//! | `GET /metrics` | reads by outcome, read latency | Prometheus / OpenMetrics text |
+//! | `GET /healthz` | liveness | |
+//! | `GET /ledger/*` | the ledger's checkpoint, tiles and entry bundles, read-only | C2SP tlog-tiles |
+//!
+//! A read request names its consumer, purpose and request id in headers
+//! ([`CLIENT_HEADER`], [`PURPOSE_HEADER`], [`REQUEST_ID_HEADER`]) and the subject and fields in
+//! the query (`?subject=…&fields=a,b`); [`SIGNATURE_HEADER`] carries the consumer's Ed25519
+//! signature over [`ReadRequest::canonical_bytes`]. The answer carries the owner's signature
+//! over the response, which binds the request's SHA-256, also sent as [`REQUEST_HASH_HEADER`].
+//! Refusals are JSON `{ "code", "message" }` with the exchange's stable codes.
+//!
+//! The data tracker is an operator endpoint for now: it answers only requests that carry the
+//! configured operator token (`Authorization: Bearer …`), and is disabled when no token is
+//! configured. It must sit behind the identity layer, which will let each citizen see only
+//! their own reads, before it faces citizens.
+//!
+//! This crate holds no business rule: every check of a read is the exchange's, every proof the
+//! ledger's. It is not the portal (HTML comes later) and does no authentication of people yet.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use errandless_exchange::Exchange;
+use errandless_ledger::NoteVerifier;
+
+mod api;
+mod error;
+mod metrics;
+mod time;
+mod tracker;
+
+pub use api::{
+    openapi, ReadBody, CLIENT_HEADER, DATASET_VERSION, LEDGER_INDEX_HEADER, PURPOSE_HEADER,
+    REQUEST_HASH_HEADER, REQUEST_ID_HEADER, SIGNATURE_HEADER,
+};
+pub use errandless_exchange::ReadRequest;
+pub use error::ErrorBody;
+pub use tracker::{DataUsage, Reference};
+
+/// What the server needs besides the exchange.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// The ledger's directory, served read-only under `/ledger/` and proven from.
+    pub ledger_dir: PathBuf,
+    /// The ledger's public key, with which receipts are checked before they are handed out.
+    pub ledger_verifier: NoteVerifier,
+    /// The token that opens the data tracker; `None` disables it.
+    pub operator_token: Option<String>,
+}
+
+/// The server's shared state.
+pub(crate) struct App {
+    pub exchange: Arc<Exchange>,
+    pub config: ServerConfig,
+    pub metrics: metrics::Metrics,
+}
+
+/// The router of every endpoint, over an exchange that records in the ledger at
+/// `config.ledger_dir`.
+pub fn router(exchange: Arc<Exchange>, config: ServerConfig) -> axum::Router {
+    let app = Arc::new(App {
+        exchange,
+        metrics: metrics::Metrics::new(),
+        config,
+    });
+    api::routes(app)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
+/// flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(?addr, "serving");
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

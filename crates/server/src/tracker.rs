@@ -1,0 +1,216 @@
+//! The data tracker: who read one citizen's data, when and why, each read with a ledger
+//! receipt that anyone holding the ledger's public key can check offline.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use errandless_ledger::{Entry, Receipt};
+use errandless_standards::CitizenId;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{ApiError, ErrorBody};
+use crate::time::rfc3339;
+use crate::App;
+
+/// The query of the tracker (GovStack `myPersonalDataUsage`).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UsageParams {
+    /// The citizen's ID number (GB 11643).
+    #[serde(rename = "userId")]
+    user_id: Option<String>,
+    /// Only reads of this dataset, e.g. `public_security.resident`.
+    #[serde(rename = "databaseId")]
+    database_id: Option<String>,
+}
+
+/// A dataset a read touched (GovStack `refrences` item).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Reference {
+    #[serde(rename = "ReferenceID")]
+    pub reference_id: String,
+}
+
+/// One read of the citizen's data, in the GovStack `PersonalDataUsage` shape with the
+/// exchange's details and the ledger receipt added.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataUsage {
+    /// The ledger index of the record.
+    pub id: String,
+    /// The member that read (or tried to read).
+    pub reader_id: String,
+    /// Its unified social credit code, when it is a registered member.
+    pub reader_institution_id: Option<String>,
+    /// Its name, Chinese then English, when it is a registered member.
+    pub reader_institution_name: Option<String>,
+    /// When the read was answered (UTC).
+    pub search_date_time: String,
+    /// The datasets read (GovStack spells it `refrences`).
+    pub refrences: Vec<Reference>,
+    /// Why: the purpose code the reader gave.
+    pub purpose: Option<String>,
+    /// The fields asked for.
+    pub fields: Vec<String>,
+    /// `allowed`, or the refusal code.
+    pub outcome: String,
+    /// The c2sp.org/tlog-proof receipt: the entry, its inclusion proof and the signed
+    /// checkpoint it is proven against.
+    pub receipt: String,
+    /// That checkpoint on its own (C2SP signed note).
+    pub checkpoint: String,
+}
+
+fn authorised(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = app.config.operator_token.as_deref() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "tracker_disabled",
+            "the data tracker needs an operator token configured until citizens sign in",
+        ));
+    };
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "the data tracker needs the operator token as `Authorization: Bearer …`",
+        ))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Who read a citizen's data, when and why (GovStack `myPersonalDataUsage`). Each item
+/// carries a receipt proving its record into the ledger's current checkpoint. Operator only
+/// until the identity layer lets citizens sign in.
+#[utoipa::path(
+    get,
+    path = "/data/myPersonalDataUsage",
+    tag = "registries",
+    params(UsageParams),
+    security(("operator_token" = [])),
+    responses(
+        (status = 200, description = "The reads, oldest first", body = Vec<DataUsage>),
+        (status = 400, description = "malformed_subject: not a valid ID number", body = ErrorBody),
+        (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 503, description = "tracker_disabled: no operator token configured", body = ErrorBody),
+    )
+)]
+pub(crate) async fn data_usage(
+    State(app): State<Arc<App>>,
+    query: Result<Query<UsageParams>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    match usage(&app, query.map(|q| q.0).unwrap_or_default(), &headers).await {
+        Ok(items) => Json(items).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn usage(
+    app: &Arc<App>,
+    params: UsageParams,
+    headers: &HeaderMap,
+) -> Result<Vec<DataUsage>, ApiError> {
+    authorised(app, headers)?;
+    let id =
+        CitizenId::parse(params.user_id.as_deref().unwrap_or_default().trim()).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_subject",
+                format!("userId is not a valid citizen ID number: {e}"),
+            )
+        })?;
+    let leaves = app
+        .exchange
+        .accesses_of(id.as_str())
+        .await
+        .map_err(ApiError::from)?;
+    let dir = app.config.ledger_dir.clone();
+    let verifier = app.config.ledger_verifier.clone();
+    let receipts = tokio::task::spawn_blocking(move || {
+        leaves
+            .into_iter()
+            .map(|leaf| Receipt::prove(&dir, &verifier, leaf))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await
+    .map_err(|e| internal(&e))?
+    .map_err(|e| internal(&e))?;
+    let mut out = Vec::with_capacity(receipts.len());
+    for receipt in receipts {
+        let entry = receipt
+            .extra
+            .as_deref()
+            .map(Entry::from_bytes)
+            .transpose()
+            .map_err(|e| internal(&e))?
+            .ok_or_else(|| internal(&"a receipt without its entry"))?;
+        let dataset = entry.body["dataset"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if params.database_id.as_deref().is_some_and(|d| d != dataset) {
+            continue;
+        }
+        let member = app
+            .exchange
+            .members()
+            .get(&entry.actor)
+            .await
+            .ok()
+            .flatten();
+        let time = entry.time.and_then(|t| i64::try_from(t).ok()).unwrap_or(0);
+        out.push(DataUsage {
+            id: receipt.index.to_string(),
+            reader_id: entry.actor.clone(),
+            reader_institution_id: member.as_ref().map(|m| m.uscc.to_string()),
+            reader_institution_name: member.map(|m| format!("{} / {}", m.name_zh, m.name_en)),
+            search_date_time: rfc3339(time.saturating_mul(1000)),
+            refrences: (!dataset.is_empty())
+                .then(|| Reference {
+                    reference_id: dataset.clone(),
+                })
+                .into_iter()
+                .collect(),
+            purpose: entry.purpose.clone(),
+            fields: entry.body["fields"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|f| f.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            outcome: entry.body["outcome"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            checkpoint: String::from_utf8_lossy(&receipt.checkpoint).into_owned(),
+            receipt: String::from_utf8_lossy(&receipt.to_text()).into_owned(),
+        });
+    }
+    Ok(out)
+}
+
+fn internal(e: &dyn std::fmt::Display) -> ApiError {
+    tracing::warn!(error = %e, "the data tracker failed");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the ledger could not prove the records",
+    )
+}
