@@ -4,6 +4,7 @@
 //! context. No business logic lives here.
 
 mod config;
+mod demo_cmd;
 mod ledger_cmd;
 mod member_cmd;
 mod pay_cmd;
@@ -274,7 +275,7 @@ fn demo(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!();
         println!("platform store: {}", store.url_redacted());
         store.close().await;
-        anyhow::Ok(())
+        demo_cmd::walk(settings, report.province, false).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -179,10 +179,11 @@ fn demo_generates_into_the_data_directory_and_records_the_installation() {
     );
 
     // A second run replaces the province and keeps the rest of the data directory.
-    std::fs::create_dir(d.join("state/ledger")).unwrap();
+    let checkpoint = std::fs::read(d.join("state/ledger/checkpoint")).unwrap();
     let again = errandless(d, &["demo", "--people", "1200"]);
     assert!(again.status.success(), "{}", text(&again));
-    assert!(d.join("state/ledger").exists());
+    let grown = std::fs::read(d.join("state/ledger/checkpoint")).unwrap();
+    assert_ne!(grown, checkpoint, "the ledger is kept and grows");
     let manifest = std::fs::read_to_string(d.join("state/province.toml")).unwrap();
     assert!(manifest.contains("people = 1200"), "{manifest}");
 }

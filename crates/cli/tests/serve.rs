@@ -19,8 +19,9 @@ fn errandless(dir: &Path) -> Command {
 fn serve_needs_a_ledger_then_answers_and_stops_on_ctrl_c() {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let d = tmp.path();
+    // A province alone: the demo would create the ledger.
     let demo = errandless(d)
-        .args(["demo", "--people", "300"])
+        .args(["synth", "--people", "300", "--out", "errandless-data", "-q"])
         .output()
         .expect("runs");
     assert!(
