@@ -42,7 +42,7 @@ const BULK: &[BulkSpec] = &[
     BulkSpec {
         dataset: "public_security.resident",
         purpose: Purpose::BenefitEligibility,
-        law: "《中华人民共和国户口登记条例》第一条",
+        law: "《中华人民共和国户口登记条例》",
     },
     BulkSpec {
         dataset: "rural_revitalisation.poor_household",
@@ -77,7 +77,7 @@ const BULK: &[BulkSpec] = &[
     BulkSpec {
         dataset: "civil_affairs.dibao",
         purpose: Purpose::BenefitEligibility,
-        law: "《中华人民共和国社会救助法》",
+        law: "《中华人民共和国个人信息保护法》第三十四条；《社会救助暂行办法》",
     },
     BulkSpec {
         dataset: "taxation.income",

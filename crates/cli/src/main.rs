@@ -45,8 +45,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the whole walk on a synthetic province: generate it into the data directory and
-    /// print what it holds.
+    /// Run the whole walk on a synthetic province: generate it into the data directory, then
+    /// register the departments, grant, read, sync, and show one citizen's data tracker.
     Demo(DemoArgs),
     /// Generate a synthetic province: divisions of five levels and 17 department islands.
     Synth(SynthArgs),
