@@ -117,9 +117,23 @@ fn the_demo_walks_the_exchange_and_runs_again() {
     // A second run in the same directory keeps the ledger, members and grants.
     let ledger_key = std::fs::read(data.join("ledger.key")).expect("the ledger key");
     let member_key = std::fs::read(data.join("members/data_bureau.key")).expect("a member key");
+    // A member whose key file went missing is given a new key, as `member rotate-key` does.
+    std::fs::remove_file(data.join("members/taxation.key")).expect("a key to lose");
     let again = errandless(d, &["demo", "--people", "1500", "--data", "data"]);
     let shown = text(&again);
     assert!(again.status.success(), "{shown}");
+    assert!(data.join("members/taxation.key").is_file());
+    let list = errandless(d, &["--data", "data", "member", "list"]);
+    let listed = String::from_utf8_lossy(&list.stdout).into_owned();
+    let retired = |id: &str| {
+        listed
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(id))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .map(str::to_owned)
+    };
+    assert_eq!(retired("taxation").as_deref(), Some("1"), "{listed}");
+    assert_eq!(retired("data_bureau").as_deref(), Some("0"), "{listed}");
     assert!(shown.contains("in force"), "{shown}");
     assert_eq!(
         std::fs::read(data.join("ledger.key")).expect("kept"),
