@@ -283,6 +283,15 @@ async fn every_bad_request_is_refused_with_its_code_and_recorded() {
             let before = f.exchange.ledger_size();
             let err = f.exchange.read_at(&signed, now).await.expect_err(code);
             assert_eq!(err.code(), code, "{err}");
+            if code == "no_grant" {
+                // The message names who asked for what, even when they hold no grant at all.
+                let message = err.to_string();
+                assert!(message.contains("health.birth"), "{message}");
+                assert!(
+                    message.contains(signed.request.consumer.as_str()),
+                    "{message}"
+                );
+            }
             assert_eq!(f.exchange.ledger_size(), before + 1, "{code} is recorded");
             let entry = entry_at(&f, before);
             assert_eq!(entry.kind.as_str(), "refusal");
