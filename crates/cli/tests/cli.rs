@@ -1,26 +1,9 @@
 //! The `errandless` binary as a person uses it: exit codes, messages and files.
 
+mod common;
+
+use common::{errandless, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn errandless(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errandless"))
-        .current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
-        .env_remove("ERRANDLESS_STORE_URL")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn standard_check_exit_codes_and_rules() {

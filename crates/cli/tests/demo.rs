@@ -1,29 +1,10 @@
 //! `errandless demo` walks the exchange: members, grants, signed reads, the bulk sync and one
 //! citizen's data tracker, with proofs that verify; and it runs again in the same directory.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{errandless, text};
 use sha2::{Digest as _, Sha256};
-
-fn errandless(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errandless"))
-        .current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
-        .env_remove("ERRANDLESS_STORE_URL")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 /// The lines of the data tracker section.
 fn tracker_lines(shown: &str) -> Vec<&str> {

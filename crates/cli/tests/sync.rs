@@ -1,27 +1,9 @@
 //! `errandless sync` as a person uses it: clear refusals with a non-zero exit, and the bench
 //! that syncs a generated province end to end.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn errandless(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errandless"))
-        .current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
-        .env_remove("ERRANDLESS_STORE_URL")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{errandless, text};
 
 #[test]
 fn sync_without_a_grant_or_of_an_unknown_dataset_fails_clearly() {
