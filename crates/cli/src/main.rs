@@ -8,6 +8,7 @@ mod demo_cmd;
 mod ledger_cmd;
 mod member_cmd;
 mod pay_cmd;
+mod policy_cmd;
 mod serve_cmd;
 mod standard_cmd;
 mod sync_cmd;
@@ -83,6 +84,11 @@ enum Command {
     /// Serve the exchange over HTTP: registry reads, the data tracker, OpenAPI, metrics and
     /// the ledger's files.
     Serve(serve_cmd::ServeArgs),
+    /// Benefit policies written as code: check them against the standard.
+    Policy {
+        #[command(subcommand)]
+        command: policy_cmd::PolicyCommand,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +153,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bank { command } => pay_cmd::bank(command),
         Command::Member { command } => member_cmd::run(command, &settings),
         Command::Serve(args) => serve_cmd::run(args, &settings),
+        Command::Policy { command } => Ok(policy_cmd::run(command)),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {
