@@ -1,9 +1,6 @@
 //! Per-subject reads end to end on both backends: allowed reads are signed and recorded, and
 //! every kind of bad request is refused with its code and recorded too.
 
-mod common;
-
-use common::{pick, province};
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{
     migrate, Exchange, Grants, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Members, Mode,
@@ -13,6 +10,7 @@ use errandless_ledger::{Entry, NoteSigner, Receipt, Sequencer, SubjectKey, ALG_E
 use errandless_standards::{DivisionCode, Uscc};
 use errandless_store::testing::for_each_backend;
 use errandless_store::Store;
+use errandless_synth::testing::{pick, province};
 
 const LOG_NAME: &str = "ledger.example.gov/exchange-test";
 
