@@ -73,9 +73,14 @@ impl fmt::Display for Kind {
     }
 }
 
-/// The platform secret that turns an ID number into a [`SubjectTag`]. Never logged.
+/// The platform secret that turns an ID number into a [`SubjectTag`]. Never logged. The HMAC's
+/// keyed state is computed once, so that a tag costs two SHA-256 blocks instead of four: a bulk
+/// sync tags ten million subjects.
 #[derive(Clone)]
-pub struct SubjectKey([u8; 32]);
+pub struct SubjectKey {
+    secret: [u8; 32],
+    mac: Hmac<Sha256>,
+}
 
 impl fmt::Debug for SubjectKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -87,23 +92,34 @@ impl SubjectKey {
     pub fn generate() -> SubjectKey {
         let mut k = [0u8; 32];
         getrandom::getrandom(&mut k).expect("the operating system provides randomness");
-        SubjectKey(k)
+        SubjectKey::from_bytes(k)
     }
 
     pub fn from_bytes(bytes: [u8; 32]) -> SubjectKey {
-        SubjectKey(bytes)
+        SubjectKey {
+            secret: bytes,
+            mac: Hmac::<Sha256>::new_from_slice(&bytes).expect("HMAC takes a key of any length"),
+        }
     }
 
     pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
+        &self.secret
     }
 
     /// HMAC-SHA-256(secret, ID number), with the ID number trimmed and upper-cased so that a
     /// GB 11643 check character 'x' and 'X' name the same person.
     pub fn tag(&self, id_number: &str) -> SubjectTag {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes a key of any length");
-        mac.update(id_number.trim().to_uppercase().as_bytes());
+        let mut mac = self.mac.clone();
+        let id = id_number.trim();
+        let mut upper = [0u8; 32];
+        if id.len() <= upper.len() && id.is_ascii() {
+            let upper = &mut upper[..id.len()];
+            upper.copy_from_slice(id.as_bytes());
+            upper.make_ascii_uppercase();
+            mac.update(upper);
+        } else {
+            mac.update(id.to_uppercase().as_bytes());
+        }
         SubjectTag(mac.finalize().into_bytes().into())
     }
 }
@@ -114,7 +130,13 @@ pub struct SubjectTag(pub [u8; 32]);
 
 impl SubjectTag {
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for b in self.0 {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
+        }
+        out
     }
 
     pub fn from_hex(hex: &str) -> Result<SubjectTag, EntryError> {
@@ -332,6 +354,34 @@ mod tests {
             "{text}"
         );
         assert_eq!(Entry::from_bytes(&bytes), Ok(entry));
+    }
+
+    #[test]
+    fn a_tag_is_the_hmac_of_the_trimmed_upper_cased_number() {
+        let key = SubjectKey::from_bytes([9; 32]);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&[9; 32]).expect("any key length");
+        mac.update(b"11010519491231002X");
+        let expected = SubjectTag(mac.finalize().into_bytes().into());
+        for written in [
+            "11010519491231002X",
+            " 11010519491231002x\t",
+            "11010519491231002x",
+        ] {
+            assert_eq!(key.tag(written), expected, "{written:?}");
+        }
+        let long = "x".repeat(40);
+        let mut mac = Hmac::<Sha256>::new_from_slice(&[9; 32]).expect("any key length");
+        mac.update("X".repeat(40).as_bytes());
+        assert_eq!(
+            key.tag(&long).0,
+            <[u8; 32]>::from(mac.finalize().into_bytes())
+        );
+        assert_eq!(key.tag("ä").to_hex().len(), 64);
+        assert_eq!(
+            SubjectTag([0xa5; 32]).to_hex(),
+            "a5".repeat(32),
+            "lower-case hex, two digits a byte"
+        );
     }
 
     #[test]
