@@ -5,8 +5,9 @@
 //! 1. entry bundles and hash tiles that are new at the new size are written (C2SP tlog-tiles
 //!    paths; a path that belongs to the committed tree is never rewritten);
 //! 2. every written file and every directory that gained a file is fsynced;
-//! 3. the checkpoint is written to a temporary file, fsynced, renamed over `checkpoint`, and
-//!    the log directory is fsynced. Only then are the entries acknowledged.
+//! 3. the checkpoint is written to a temporary file, which is fsynced together with them (one
+//!    round of fsyncs), then renamed over `checkpoint`, and the log directory is fsynced. Only
+//!    then are the entries acknowledged.
 //!
 //! On opening, `checkpoint` is the truth: tiles and bundles beyond its size are leftovers of an
 //! unfinished batch and are overwritten by the next one. The sequencer holds an exclusive lock
@@ -288,6 +289,20 @@ impl Sequencer {
     }
 
     fn publish(&mut self, old: u64, written: &[PathBuf]) -> Result<(), SequencerError> {
+        let checkpoint = Checkpoint {
+            origin: self.key.name().to_owned(),
+            size: self.size,
+            root: root_of(&self.levels),
+            extensions: vec![],
+        }
+        .sign(&self.key);
+        debug_assert!(self.size > old);
+        // The next checkpoint is known before anything is durable, so its temporary file is
+        // synced in the same round as the tiles and bundles: one round of fsyncs, then the
+        // rename and the directory's, instead of three rounds one after the other. It still
+        // replaces `checkpoint` only once everything it covers is durable.
+        let temp = self.dir.join(CHECKPOINT_TEMP);
+        std::fs::write(&temp, checkpoint.to_bytes()).map_err(io_err(&temp))?;
         if self.durability == Durability::Fsync {
             let mut dirs = BTreeSet::new();
             for path in written {
@@ -302,17 +317,14 @@ impl Sequencer {
             }
             let mut all: Vec<&Path> = written.iter().map(PathBuf::as_path).collect();
             all.extend(dirs.iter().map(PathBuf::as_path));
+            all.push(&temp);
             sync_concurrently(&all)?;
         }
-        let checkpoint = Checkpoint {
-            origin: self.key.name().to_owned(),
-            size: self.size,
-            root: root_of(&self.levels),
-            extensions: vec![],
+        let target = self.dir.join(CHECKPOINT_FILE);
+        std::fs::rename(&temp, &target).map_err(io_err(&target))?;
+        if self.durability == Durability::Fsync {
+            sync_dir(&self.dir)?;
         }
-        .sign(&self.key);
-        debug_assert!(self.size > old);
-        write_checkpoint(&self.dir, &checkpoint.to_bytes(), self.durability)?;
         self.checkpoint = checkpoint;
         Ok(())
     }
