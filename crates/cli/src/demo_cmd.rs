@@ -180,7 +180,7 @@ pub(crate) async fn walk(
     );
 
     heading("7. the data tracker of one citizen");
-    tracker(&exchange, &log_dir, &verifier, &citizen).await?;
+    tracker(&exchange, &log_dir, &datacenter, &verifier, &citizen).await?;
 
     println!();
     println!(
@@ -527,12 +527,14 @@ fn read_checkpoint(log_dir: &Path, verifier: &NoteVerifier) -> anyhow::Result<Si
 async fn tracker(
     exchange: &Exchange,
     log_dir: &Path,
+    datacenter: &Path,
     verifier: &NoteVerifier,
     citizen: &CitizenId,
 ) -> anyhow::Result<()> {
-    let usages = errandless_server::data_usage_of(exchange, log_dir, verifier, citizen, None)
-        .await
-        .context("while listing the citizen's data usage")?;
+    let usages =
+        errandless_server::data_usage_of(exchange, log_dir, datacenter, verifier, citizen, None)
+            .await
+            .context("while listing the citizen's data usage")?;
     println!("who read {citizen}'s data ({} records):", usages.len());
     println!(
         "{:>7}  {:<20} {:<18} {:<36} {:<20} {:<18}  proof",

@@ -86,6 +86,7 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     let config = ServerConfig {
         ledger_dir: log_dir,
         ledger_verifier: verifier,
+        datacenter_dir: data.join(errandless_exchange::DATACENTER_DIR),
         operator_token: std::env::var("ERRANDLESS_OPERATOR_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty()),

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use ed25519_dalek::SigningKey;
@@ -22,6 +23,7 @@ use crate::read::{
     SignedReadRequest, SignedResponse,
 };
 use crate::recorder::{Recorder, RecorderError};
+use crate::sync::SyncError;
 use crate::{now_millis, Millis};
 
 /// The exchange: it checks each read against the member register and the grants, reads the
@@ -125,6 +127,11 @@ impl Exchange {
     }
 
     /// The platform secret that turns ID numbers into ledger tags.
+    /// The keyed hash by which the ledger names `id_number`'s subject.
+    pub fn subject_tag(&self, id_number: &str) -> SubjectTag {
+        self.subject_key.tag(id_number)
+    }
+
     pub(crate) fn subject_key(&self) -> &SubjectKey {
         &self.subject_key
     }
@@ -240,20 +247,38 @@ impl Exchange {
         Ok(())
     }
 
-    /// The ledger leaves that record reads of `subject`'s data, oldest first.
-    pub async fn accesses_of(&self, subject: &str) -> Result<Vec<u64>, ReadError> {
+    /// The ledger leaves that record reads of `subject`'s data, oldest first: per-subject reads
+    /// from the access index, bulk syncs from the delta files of the snapshots in
+    /// `datacenter` (see [`Exchange::bulk_accesses_of`]).
+    pub async fn accesses_of(
+        &self,
+        subject: &str,
+        datacenter: &Path,
+    ) -> Result<Vec<u64>, ReadError> {
         let tag = self.subject_key.tag(subject).to_hex();
         let rows =
             sqlx::query("SELECT leaf FROM exchange_access_index WHERE subject = $1 ORDER BY leaf")
                 .bind(tag)
                 .fetch_all(self.store.pool())
                 .await?;
-        rows.iter()
+        let mut leaves = rows
+            .iter()
             .map(|r| {
                 let leaf: i64 = sqlx::Row::try_get(r, "leaf")?;
                 Ok(u64::try_from(leaf).unwrap_or_default())
             })
-            .collect()
+            .collect::<Result<Vec<u64>, ReadError>>()?;
+        let bulk = self
+            .bulk_accesses_of(subject, datacenter)
+            .await
+            .map_err(|e| match e {
+                SyncError::Database(e) => ReadError::from(e),
+                e => ReadError::Snapshot(e.to_string()),
+            })?;
+        leaves.extend(bulk);
+        leaves.sort_unstable();
+        leaves.dedup();
+        Ok(leaves)
     }
 
     /// Answers a per-subject read now.

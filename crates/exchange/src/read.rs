@@ -167,6 +167,8 @@ pub enum ReadError {
     Ledger(String),
     #[error("the platform database failed")]
     Database(String),
+    #[error("a data-center snapshot could not be read: {0}")]
+    Snapshot(String),
 }
 
 impl ReadError {
@@ -189,7 +191,7 @@ impl ReadError {
             ReadError::OwnerKeyUnavailable(_) => "owner_key_unavailable",
             ReadError::Island(_) => "island_unavailable",
             ReadError::Ledger(_) => "ledger_unavailable",
-            ReadError::Database(_) => "internal",
+            ReadError::Database(_) | ReadError::Snapshot(_) => "internal",
         }
     }
 }

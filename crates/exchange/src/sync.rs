@@ -35,8 +35,10 @@
 //!
 //! Each touched subject gets one `access` entry (the same canonical [`Entry`] encoding as a
 //! per-subject read, with operation `exchange.sync`), appended through the sequencer's batched
-//! append ([`LEDGER_BATCH`] entries under one fsync) and indexed by the subject's tag in
-//! `exchange_access_index`. Then one [`SNAPSHOT_KIND`] entry names the file's hash, parent,
+//! append ([`LEDGER_BATCH`] entries under one fsync), in the delta file's order. The data
+//! tracker finds them through the delta file: `exchange_snapshot_leaves` keeps where each batch
+//! landed in the ledger, so no index row is written per subject
+//! ([`Exchange::bulk_accesses_of`]). Then one [`SNAPSHOT_KIND`] entry names the file's hash, parent,
 //! dataset, fields, rows and the range of access entries, so later decisions can name the
 //! exact data they used. The file is moved into place only once every access entry is
 //! durable. A refused sync leaves one `refusal` entry.
@@ -56,10 +58,13 @@ use errandless_ledger::{Entry, Kind, SubjectKey, SubjectTag};
 use errandless_standards::{
     CitizenId, DivisionCode, ElementType, Sensitivity, Standard, SubjectLink,
 };
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sqlx::Row as _;
@@ -79,10 +84,14 @@ pub const SNAPSHOT_KIND: &str = "snapshot";
 pub const LEDGER_BATCH: usize = 65_536;
 /// Rows per Arrow record batch.
 const BATCH_ROWS: usize = 65_536;
+/// Island rows per chunk handed from the reader thread, and chunks read ahead.
+const READ_CHUNK: usize = 4_096;
+const READ_AHEAD: usize = 8;
 /// Rows per Parquet row group: bounds what the writer buffers before it flushes.
 const ROW_GROUP_ROWS: usize = 262_144;
-/// Access-index rows per INSERT statement.
-const INDEX_ROWS: usize = 4_096;
+/// Rows per row group of a delta file: the data tracker reads one row group's subjects to
+/// find a citizen in it.
+const DELTA_ROW_GROUP_ROWS: usize = 65_536;
 
 /// A snapshot's identity: the SHA-256 of its Parquet file's bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -395,6 +404,74 @@ impl Exchange {
         rows.iter().map(snapshot_of).collect()
     }
 
+    /// The ledger leaves of the bulk syncs that touched `subject`, oldest first. Each snapshot
+    /// version's delta file (in `datacenter`) lists the subjects it touched, sorted, in the
+    /// order of their access entries; the subject's row there, mapped through the ledger runs
+    /// recorded with the version, is its leaf. So a sync of ten million subjects writes no
+    /// index row per subject, and a lookup reads one row group of each delta file.
+    pub async fn bulk_accesses_of(
+        &self,
+        subject: &str,
+        datacenter: &Path,
+    ) -> Result<Vec<u64>, SyncError> {
+        let rows = sqlx::query(
+            "SELECT s.dataset, s.consumer, s.version, s.id, l.position, l.leaf, l.len \
+             FROM exchange_snapshots s JOIN exchange_snapshot_leaves l \
+             ON l.dataset = s.dataset AND l.consumer = s.consumer AND l.version = s.version \
+             ORDER BY s.dataset, s.consumer, s.version, l.position",
+        )
+        .fetch_all(self.store().pool())
+        .await?;
+        // Per snapshot version: its delta file and ledger runs.
+        let mut versions: Vec<(VersionKey, PathBuf, Vec<LedgerRun>)> = Vec::new();
+        for r in &rows {
+            let key = (
+                r.try_get::<String, _>("dataset")?,
+                r.try_get::<String, _>("consumer")?,
+                r.try_get::<i64, _>("version")?,
+            );
+            let count = |name: &str| -> Result<u64, SyncError> {
+                let n: i64 = r.try_get(name)?;
+                u64::try_from(n).map_err(|_| SyncError::Corrupt(format!("{name} {n}")))
+            };
+            let run = (count("position")?, count("leaf")?, count("len")?);
+            match versions.last_mut() {
+                Some((k, _, runs)) if *k == key => runs.push(run),
+                _ => {
+                    let id: String = r.try_get("id")?;
+                    let id = SnapshotId::from_hex(&id)
+                        .ok_or_else(|| SyncError::Corrupt(format!("snapshot id {id:?}")))?;
+                    versions.push((key, datacenter.join(id.delta_file_name()), vec![run]));
+                }
+            }
+        }
+        let subject = subject.to_owned();
+        let found = tokio::task::spawn_blocking(move || {
+            let mut leaves = Vec::new();
+            for (_, path, runs) in &versions {
+                let Some(position) = delta_position(path, &subject)? else {
+                    continue;
+                };
+                let run = runs
+                    .iter()
+                    .find(|(p, _, len)| (*p..p + len).contains(&position))
+                    .ok_or_else(|| {
+                        SyncError::Corrupt(format!(
+                            "row {position} of {} is in no recorded ledger run",
+                            path.display()
+                        ))
+                    })?;
+                leaves.push(run.1 + (position - run.0));
+            }
+            Ok::<_, SyncError>(leaves)
+        })
+        .await
+        .map_err(|_| SyncError::Worker)??;
+        let mut leaves = found;
+        leaves.sort_unstable();
+        Ok(leaves)
+    }
+
     /// The grant to sync under: the newest bulk grant in force, or the most telling refusal.
     async fn bulk_grant(
         &self,
@@ -489,13 +566,15 @@ impl Exchange {
         let shared = Arc::clone(&job.progress);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<LedgerBatch>(2);
         let worker = std::thread::Builder::new()
-            .name("errandless-sync".into())
+            .name("sync-produce".into())
             .spawn(move || produce(job, scan, &tx))
             .map_err(|_| SyncError::Worker)?;
 
         let mut first_access: Option<u64> = None;
         let mut access_end = self.ledger_size();
         let mut appended = 0u64;
+        // Per ledger batch: (delta position, first leaf, entries).
+        let mut runs: Vec<(u64, u64, u64)> = Vec::new();
         let mut failure = None;
         loop {
             let batch = tokio::select! {
@@ -511,16 +590,14 @@ impl Exchange {
                 continue;
             }
             let count = batch.entries.len() as u64;
-            match self
-                .record_accesses(batch, &t.consumer, &t.dataset, now)
-                .await
-            {
+            match self.append_entries(batch.entries).await {
                 Ok(range) => {
                     first_access.get_or_insert(range.start);
                     access_end = range.end;
+                    runs.push((appended, range.start, count));
                     appended += count;
                 }
-                Err(e) => failure = Some(e),
+                Err(e) => failure = Some(SyncError::Ledger(e.to_string())),
             }
         }
         let produced = worker.join().map_err(|_| SyncError::Worker)?;
@@ -574,6 +651,7 @@ impl Exchange {
                 now,
             )
             .await?;
+        let mut tx = self.store().pool().begin().await?;
         sqlx::query(&format!(
             "INSERT INTO exchange_snapshots ({SNAPSHOT_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
@@ -592,58 +670,26 @@ impl Exchange {
         .bind(to_i64(first_access))
         .bind(to_i64(access_end))
         .bind(to_i64(leaf))
-        .execute(self.store().pool())
+        .execute(&mut *tx)
         .await?;
+        for (position, first, len) in runs {
+            sqlx::query(
+                "INSERT INTO exchange_snapshot_leaves (dataset, consumer, version, position, leaf, len) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(&t.dataset)
+            .bind(&t.consumer)
+            .bind(version)
+            .bind(to_i64(position))
+            .bind(to_i64(first))
+            .bind(to_i64(len))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         report.created = true;
         report.ledger_entries += 1;
         Ok(report)
-    }
-
-    /// Appends one batch of access entries (one fsync) and indexes them by subject tag.
-    async fn record_accesses(
-        &self,
-        batch: LedgerBatch,
-        consumer: &str,
-        dataset: &str,
-        now: Millis,
-    ) -> Result<std::ops::Range<u64>, SyncError> {
-        let range = self
-            .append_entries(batch.entries)
-            .await
-            .map_err(|e| SyncError::Ledger(e.to_string()))?;
-        // Inserted in tag order, so that each batch walks the index's pages once instead of
-        // jumping between them.
-        let mut rows: Vec<(&[u8; 64], u64)> = batch.tags.iter().zip(range.clone()).collect();
-        rows.sort_unstable();
-        let mut tx = self.store().pool().begin().await?;
-        for chunk in rows.chunks(INDEX_ROWS) {
-            // Tags are 64 hexadecimal digits made here and leaves are integers, so they are
-            // written as literals; only the member and dataset names are bound. Each statement
-            // is different, so none is kept in the statement cache.
-            let mut sql = String::with_capacity(chunk.len() * 96 + 128);
-            sql.push_str(
-                "INSERT INTO exchange_access_index (subject, leaf, consumer, dataset, outcome, at) VALUES ",
-            );
-            for (i, (tag, leaf)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str("('");
-                sql.push_str(std::str::from_utf8(*tag).unwrap_or_default());
-                sql.push_str("',");
-                sql.push_str(&leaf.to_string());
-                sql.push_str(",$1,$2,'allowed',$3)");
-            }
-            sqlx::query(&sql)
-                .persistent(false)
-                .bind(consumer)
-                .bind(dataset)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(range)
     }
 
     /// The snapshot entry: the file's hash, parent, dataset, fields, rows and accesses.
@@ -861,10 +907,9 @@ struct Job {
     progress: Arc<ProgressCell>,
 }
 
-/// Access entries for the ledger, with the subject tags (hex) to index them by.
+/// Access entries for the ledger, in the delta file's order.
 struct LedgerBatch {
     entries: Vec<Vec<u8>>,
-    tags: Vec<[u8; 64]>,
 }
 
 /// What the worker thread made.
@@ -900,14 +945,22 @@ impl<W: Write> Write for Hashing<W> {
 
 type ParquetOut = ArrowWriter<Hashing<BufWriter<File>>>;
 
-fn writer_properties() -> WriterProperties {
+fn writer_properties(row_group_rows: usize) -> WriterProperties {
+    // Subjects and row hashes are (nearly) all distinct: a dictionary would only cost a hash
+    // lookup per value and then be abandoned for plain encoding.
     WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_max_row_group_row_count(Some(row_group_rows))
+        .set_column_dictionary_enabled(ColumnPath::from("subject"), false)
+        .set_column_dictionary_enabled(ColumnPath::from("row_hash"), false)
         .build()
 }
 
-fn open_parquet(path: &Path, schema: &SchemaRef) -> Result<ParquetOut, SyncError> {
+fn open_parquet(
+    path: &Path,
+    schema: &SchemaRef,
+    row_group_rows: usize,
+) -> Result<ParquetOut, SyncError> {
     let file = File::create(path).map_err(io_error(path))?;
     let out = Hashing {
         inner: BufWriter::with_capacity(1 << 20, file),
@@ -916,7 +969,7 @@ fn open_parquet(path: &Path, schema: &SchemaRef) -> Result<ParquetOut, SyncError
     Ok(ArrowWriter::try_new(
         out,
         Arc::clone(schema),
-        Some(writer_properties()),
+        Some(writer_properties(row_group_rows)),
     )?)
 }
 
@@ -1272,7 +1325,6 @@ impl Delta<'_> {
         self.batch
             .entries
             .push(self.job.templates.entry(change, &tag_hex));
-        self.batch.tags.push(tag_hex);
         if self.batch.entries.len() >= LEDGER_BATCH {
             self.send()?;
         }
@@ -1293,7 +1345,6 @@ impl Delta<'_> {
             &mut self.batch,
             LedgerBatch {
                 entries: Vec::with_capacity(LEDGER_BATCH),
-                tags: Vec::with_capacity(LEDGER_BATCH),
             },
         );
         self.tx.blocking_send(batch).map_err(|_| SyncError::Worker)
@@ -1353,6 +1404,71 @@ fn in_scope(
     inside
 }
 
+/// A snapshot version: dataset, consumer, version.
+type VersionKey = (String, String, i64);
+/// Delta rows `position..position + len` recorded at leaves `leaf..leaf + len`:
+/// `(position, leaf, len)`.
+type LedgerRun = (u64, u64, u64);
+
+/// The row of `subject` in a delta file, which is sorted by subject: only the row groups whose
+/// statistics admit the subject are read.
+fn delta_position(path: &Path, subject: &str) -> Result<Option<u64>, SyncError> {
+    let bad = |reason: String| SyncError::BadParent {
+        id: path.display().to_string(),
+        reason,
+    };
+    let file = File::open(path).map_err(|e| bad(e.to_string()))?;
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+        .map_err(|e| bad(e.to_string()))?;
+    let key = subject.as_bytes();
+    let mut offset = 0u64;
+    for (i, group) in metadata.metadata().row_groups().iter().enumerate() {
+        let rows = u64::try_from(group.num_rows()).unwrap_or_default();
+        let admits = group
+            .columns()
+            .first()
+            .and_then(|c| c.statistics())
+            .and_then(|s| Some((s.min_bytes_opt()?, s.max_bytes_opt()?)))
+            .is_none_or(|(min, max)| min <= key && key <= max);
+        if admits {
+            let reader = File::open(path).map_err(|e| bad(e.to_string()))?;
+            let mask = ProjectionMask::roots(metadata.parquet_schema(), [0]);
+            let batches =
+                ParquetRecordBatchReaderBuilder::new_with_metadata(reader, metadata.clone())
+                    .with_row_groups(vec![i])
+                    .with_projection(mask)
+                    .with_batch_size(DELTA_ROW_GROUP_ROWS)
+                    .build()
+                    .map_err(|e| bad(e.to_string()))?;
+            let mut before = 0u64;
+            for batch in batches {
+                let batch = batch.map_err(|e| bad(e.to_string()))?;
+                let subjects = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<StringArray>()
+                    .ok_or_else(|| bad("subject is not text".into()))?;
+                let len = subjects.len();
+                let (mut lo, mut hi) = (0usize, len);
+                while lo < hi {
+                    let mid = lo + (hi - lo) / 2;
+                    if subjects.value(mid).as_bytes() < key {
+                        lo = mid + 1;
+                    } else {
+                        hi = mid;
+                    }
+                }
+                if lo < len && subjects.value(lo) == subject {
+                    return Ok(Some(offset + before + lo as u64));
+                }
+                before += len as u64;
+            }
+        }
+        offset += rows;
+    }
+    Ok(None)
+}
+
 /// The worker thread: streams the island into the snapshot file, compares it with the parent,
 /// writes the delta file and hands access entries to the ledger in batches.
 fn produce(
@@ -1379,19 +1495,18 @@ fn produce_into(
     delta_temp: &Path,
 ) -> Result<Produced, SyncError> {
     let schema = snapshot_schema(&job.dataset, &job.fields);
-    let mut out = open_parquet(temp, &schema)?;
+    let mut out = open_parquet(temp, &schema, ROW_GROUP_ROWS)?;
     let delta_schema = delta_schema();
     let mut delta = Delta {
         job,
         parent: ParentGroups::open(job.parent.as_deref())?,
-        out: open_parquet(delta_temp, &delta_schema)?,
+        out: open_parquet(delta_temp, &delta_schema, DELTA_ROW_GROUP_ROWS)?,
         subjects: StringBuilder::new(),
         changes: StringBuilder::new(),
         len: 0,
         schema: delta_schema,
         batch: LedgerBatch {
             entries: Vec::with_capacity(LEDGER_BATCH),
-            tags: Vec::with_capacity(LEDGER_BATCH),
         },
         tx,
         counts: [0; 3],
@@ -1403,47 +1518,78 @@ fn produce_into(
     let mut left_out = 0u64;
     let mut scope_cache = HashMap::new();
     let progress = &job.progress;
-    scan.for_each(
-        |n| progress.total.store(n, Ordering::Relaxed),
-        |row: &[FieldValue]| -> Result<(), SyncError> {
-            progress.done.fetch_add(1, Ordering::Relaxed);
-            let subject = match row.first() {
-                Some(FieldValue::Text(t)) if !t.is_empty() => t.as_str(),
-                _ => {
-                    left_out += 1;
-                    return Ok(());
-                }
-            };
-            if let Some(scope) = job.scope {
-                if !in_scope(scope, subject, job.organisation, &mut scope_cache) {
-                    left_out += 1;
-                    return Ok(());
-                }
-            }
-            let values = &row[1..];
-            let hash = row_hash(&job.fields, values);
-            if subject != current {
-                if !hashes.is_empty() {
-                    if subject < current.as_str() {
-                        return Err(SyncError::Unordered {
-                            dataset: job.dataset.clone(),
-                        });
+    // The island is read on a thread of its own, a chunk of rows at a time, so that decoding
+    // its rows overlaps with hashing and encoding them here.
+    let (chunks, received) = std::sync::mpsc::sync_channel::<Vec<Vec<FieldValue>>>(READ_AHEAD);
+    let counter = Arc::clone(&job.progress);
+    let reader = std::thread::Builder::new()
+        .name("sync-island".into())
+        .spawn(move || -> Result<(), SyncError> {
+            let mut chunk = Vec::with_capacity(READ_CHUNK);
+            scan.for_each(
+                |n| counter.total.store(n, Ordering::Relaxed),
+                |row| -> Result<(), SyncError> {
+                    chunk.push(row);
+                    if chunk.len() == READ_CHUNK {
+                        let full = std::mem::replace(&mut chunk, Vec::with_capacity(READ_CHUNK));
+                        chunks.send(full).map_err(|_| SyncError::Worker)?;
                     }
-                    delta.subject(&current, &mut hashes)?;
-                    hashes.clear();
-                }
-                current.clear();
-                current.push_str(subject);
-            }
-            hashes.push(hash);
-            builders.push(subject, values, hash);
-            rows += 1;
-            if builders.len >= BATCH_ROWS {
-                out.write(&builders.finish()?)?;
+                    Ok(())
+                },
+            )?;
+            if !chunk.is_empty() {
+                chunks.send(chunk).map_err(|_| SyncError::Worker)?;
             }
             Ok(())
-        },
-    )?;
+        })
+        .map_err(|_| SyncError::Worker)?;
+    let mut row = |row: &[FieldValue]| -> Result<(), SyncError> {
+        progress.done.fetch_add(1, Ordering::Relaxed);
+        let subject = match row.first() {
+            Some(FieldValue::Text(t)) if !t.is_empty() => t.as_str(),
+            _ => {
+                left_out += 1;
+                return Ok(());
+            }
+        };
+        if let Some(scope) = job.scope {
+            if !in_scope(scope, subject, job.organisation, &mut scope_cache) {
+                left_out += 1;
+                return Ok(());
+            }
+        }
+        let values = &row[1..];
+        let hash = row_hash(&job.fields, values);
+        if subject != current {
+            if !hashes.is_empty() {
+                if subject < current.as_str() {
+                    return Err(SyncError::Unordered {
+                        dataset: job.dataset.clone(),
+                    });
+                }
+                delta.subject(&current, &mut hashes)?;
+                hashes.clear();
+            }
+            current.clear();
+            current.push_str(subject);
+        }
+        hashes.push(hash);
+        builders.push(subject, values, hash);
+        rows += 1;
+        if builders.len >= BATCH_ROWS {
+            out.write(&builders.finish()?)?;
+        }
+        Ok(())
+    };
+    let processed = received
+        .iter()
+        .try_for_each(|chunk| chunk.iter().try_for_each(|r| row(r)));
+    // A failure here drops the receiver, which stops the reader; a failure of the reader ends
+    // the chunks early and must not pass for the end of the island.
+    drop(received);
+    let read = reader.join().map_err(|_| SyncError::Worker)?;
+    processed?;
+    read?;
     if !hashes.is_empty() {
         delta.subject(&current, &mut hashes)?;
     }
@@ -1512,6 +1658,35 @@ mod tests {
                 change.code()
             );
         }
+    }
+
+    #[test]
+    fn a_subject_is_found_at_its_row_of_a_delta_file_across_row_groups() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.delta.parquet");
+        let schema = delta_schema();
+        let mut out = open_parquet(&path, &schema, 700).expect("open");
+        let subjects: Vec<String> = (0..5_000).map(|i| format!("S{:07}", i * 2)).collect();
+        for chunk in subjects.chunks(1_500) {
+            let changes = vec!["added"; chunk.len()];
+            let batch = RecordBatch::try_new(
+                Arc::clone(&schema),
+                vec![
+                    Arc::new(StringArray::from(chunk.to_vec())),
+                    Arc::new(StringArray::from(changes)),
+                ],
+            )
+            .expect("batch");
+            out.write(&batch).expect("write");
+        }
+        close_parquet(out, &path).expect("close");
+        for (i, s) in subjects.iter().enumerate() {
+            assert_eq!(delta_position(&path, s).expect("reads"), Some(i as u64));
+        }
+        for absent in ["S0000001", "S0009999", "A", "T", ""] {
+            assert_eq!(delta_position(&path, absent).expect("reads"), None);
+        }
+        assert!(delta_position(&dir.path().join("missing"), "S0000000").is_err());
     }
 
     #[test]

@@ -200,7 +200,10 @@ async fn an_allowed_read_is_signed_by_the_owner_binds_the_request_and_is_recorde
             "the ledger never holds the ID number"
         );
         assert_eq!(
-            f.exchange.accesses_of(&f.inside).await.expect("index"),
+            f.exchange
+                .accesses_of(&f.inside, f.ledger_dir.path())
+                .await
+                .expect("index"),
             vec![response.response.ledger_index]
         );
     })

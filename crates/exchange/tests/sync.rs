@@ -255,7 +255,11 @@ async fn a_snapshot_holds_exactly_the_granted_fields_and_is_named_by_its_hash() 
         assert_eq!(last.body["snapshot"], report.snapshot.to_hex());
         assert_eq!(last.body["rows"], report.rows);
 
-        let accesses = f.exchange.accesses_of(subjects[0]).await.expect("index");
+        let accesses = f
+            .exchange
+            .accesses_of(subjects[0], &f.datacenter())
+            .await
+            .expect("index");
         assert_eq!(accesses.len(), 1, "the subject's bulk read is indexed");
         let snapshots = f
             .exchange
@@ -342,6 +346,39 @@ async fn only_changed_subjects_move_and_no_change_makes_no_version() {
         assert_eq!(snapshots.len(), 2);
         assert_eq!(snapshots[1].parent, Some(first.snapshot));
         assert_eq!(snapshots[1].changed, 2);
+
+        // The data tracker finds each subject's bulk reads through the delta files: the
+        // renamed subject was read by both versions, an untouched one by the first only.
+        let all = ledger_entries(&f, 0);
+        for (subject, versions) in [(&renamed, 2), (&removed, 2)] {
+            let leaves = f
+                .exchange
+                .accesses_of(subject, &f.datacenter())
+                .await
+                .expect("tracker");
+            assert_eq!(leaves.len(), versions, "{subject}: {leaves:?}");
+            for leaf in leaves {
+                assert_eq!(all[leaf as usize].subject, Some(key.tag(subject)));
+                assert_eq!(all[leaf as usize].body["operation"], "exchange.sync");
+            }
+        }
+        let untouched = {
+            let conn = f.island("public_security");
+            conn.query_row(
+                "SELECT id_number FROM resident ORDER BY id_number LIMIT 1 OFFSET 7",
+                [],
+                |r| r.get::<_, String>(0),
+            )
+            .expect("a subject")
+        };
+        let leaves = f
+            .exchange
+            .accesses_of(&untouched, &f.datacenter())
+            .await
+            .expect("tracker");
+        assert_eq!(leaves.len(), 1);
+        assert_eq!(all[leaves[0] as usize].subject, Some(key.tag(&untouched)));
+        assert_eq!(all[leaves[0] as usize].body["change"], "added");
     })
     .await;
 }
@@ -622,6 +659,46 @@ async fn a_scoped_bulk_grant_syncs_only_its_county() {
             .expect("count");
         assert_eq!(rows.len() as i64, inside);
         assert_eq!(report.left_out + report.rows, island_rows(&f).len() as u64);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_island_that_breaks_subject_order_fails_the_sync_and_records_nothing() {
+    for_each_backend(|store| async move {
+        let f = fixture(store).await;
+        bulk_grant(&f, RESIDENT, &["name"], LegalBasisKind::Law)
+            .await
+            .expect("granted");
+        {
+            // A case-insensitive subject column sorts "abc" before "ABD"; byte order, which
+            // the snapshot and the delta rely on, puts "ABD" first.
+            let conn = f.island("public_security");
+            conn.execute_batch(
+                "ALTER TABLE resident RENAME TO resident_before; \
+                 CREATE TABLE resident (id_number TEXT COLLATE NOCASE NOT NULL, name TEXT, \
+                    sex TEXT, birth_date TEXT, household_no TEXT, relation TEXT, \
+                    division_code TEXT, address TEXT, status TEXT); \
+                 INSERT INTO resident SELECT id_number, name, sex, birth_date, household_no, \
+                    relation, division_code, address, status FROM resident_before; \
+                 INSERT INTO resident (id_number, name) VALUES ('abc', 'x'), ('ABD', 'y');",
+            )
+            .expect("island rewritten");
+        }
+        let size = f.exchange.ledger_size();
+        let error = f.sync(RESIDENT).await.expect_err("out of order");
+        assert!(matches!(error, SyncError::Unordered { .. }), "{error}");
+        assert_eq!(f.exchange.ledger_size(), size, "nothing recorded");
+        assert!(f
+            .exchange
+            .snapshots(CONSUMER, RESIDENT)
+            .await
+            .expect("snapshots")
+            .is_empty());
+        let left: Vec<_> = std::fs::read_dir(f.datacenter())
+            .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+            .unwrap_or_default();
+        assert!(left.is_empty(), "no file left behind: {left:?}");
     })
     .await;
 }

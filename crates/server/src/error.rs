@@ -49,7 +49,7 @@ pub(crate) fn read_status(e: &ReadError) -> StatusCode {
         | ReadError::FieldNotGranted(_)
         | ReadError::SubjectOutsideScope => StatusCode::FORBIDDEN,
         ReadError::Island(_) | ReadError::Ledger(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ReadError::OwnerKeyUnavailable(_) | ReadError::Database(_) => {
+        ReadError::OwnerKeyUnavailable(_) | ReadError::Database(_) | ReadError::Snapshot(_) => {
             StatusCode::INTERNAL_SERVER_ERROR
         }
     }

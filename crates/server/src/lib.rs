@@ -54,6 +54,8 @@ pub struct ServerConfig {
     pub ledger_dir: PathBuf,
     /// The ledger's public key, with which receipts are checked before they are handed out.
     pub ledger_verifier: NoteVerifier,
+    /// The data center's directory, whose delta files list the subjects of each bulk sync.
+    pub datacenter_dir: PathBuf,
     /// The token that opens the data tracker; `None` disables it.
     pub operator_token: Option<String>,
 }

@@ -139,6 +139,7 @@ async fn usage(
     data_usage_of(
         &app.exchange,
         &app.config.ledger_dir,
+        &app.config.datacenter_dir,
         &app.config.ledger_verifier,
         &id,
         params.database_id.as_deref(),
@@ -167,11 +168,13 @@ pub enum TrackerError {
 pub async fn data_usage_of(
     exchange: &Exchange,
     ledger_dir: &Path,
+    datacenter: &Path,
     verifier: &NoteVerifier,
     subject: &CitizenId,
     dataset: Option<&str>,
 ) -> Result<Vec<DataUsage>, TrackerError> {
-    let leaves = exchange.accesses_of(subject.as_str()).await?;
+    let leaves = exchange.accesses_of(subject.as_str(), datacenter).await?;
+    let tag = exchange.subject_tag(subject.as_str());
     let dir = ledger_dir.to_path_buf();
     let verifier = verifier.clone();
     let receipts = tokio::task::spawn_blocking(move || {
@@ -191,6 +194,11 @@ pub async fn data_usage_of(
             .transpose()
             .map_err(|e| TrackerError::Entry(e.to_string()))?
             .ok_or_else(|| TrackerError::Entry("a receipt without its entry".to_owned()))?;
+        // An index line written beside an entry that a crash then lost can name a leaf that a
+        // later entry took: only entries about this citizen are theirs.
+        if entry.subject != Some(tag) {
+            continue;
+        }
         let read = entry.body["dataset"]
             .as_str()
             .unwrap_or_default()

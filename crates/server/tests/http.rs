@@ -118,6 +118,7 @@ async fn start(store: Store) -> Server {
     }
     let config = ServerConfig {
         ledger_dir: ledger_dir.path().to_owned(),
+        datacenter_dir: ledger_dir.path().join("datacenter"),
         ledger_verifier: log_key().verifier(),
         operator_token: Some(TOKEN.into()),
     };
