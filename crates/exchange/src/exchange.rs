@@ -399,27 +399,18 @@ impl Exchange {
         Ok(grants)
     }
 
-    /// Reads the island on the blocking pool, so a slow island never stalls the async workers.
+    /// Reads the island. A SQLite island answers a lookup by its index in microseconds, on the
+    /// calling thread: handing it to another thread and back cost more than the lookup itself.
+    /// A PostgreSQL island is read asynchronously.
     async fn lookup(
         &self,
         dataset: &str,
         subject: String,
         fields: &[String],
     ) -> Result<Vec<crate::Row>, ReadError> {
-        let Ok(handle) = tokio::runtime::Handle::try_current() else {
-            return self
-                .islands
-                .lookup(dataset, &subject, fields)
-                .await
-                .map_err(ReadError::Island);
-        };
-        let islands = Arc::clone(&self.islands);
-        let (dataset, fields) = (dataset.to_owned(), fields.to_vec());
-        let runtime = handle.clone();
-        handle
-            .spawn_blocking(move || runtime.block_on(islands.lookup(&dataset, &subject, &fields)))
+        self.islands
+            .lookup(dataset, &subject, fields)
             .await
-            .map_err(|e| ReadError::Database(format!("the island reader stopped: {e}")))?
             .map_err(ReadError::Island)
     }
 
@@ -500,33 +491,50 @@ impl Exchange {
         entry.time = Some(u64::try_from(now / 1000).unwrap_or_default());
         entry.body = body;
         let bytes = entry.to_bytes().map_err(|e| ledger_error(&e))?;
-        let leaf = self
+        // The journal's rows are written while the ledger's fsync runs: a read then waits for
+        // one round of fsyncs, not two in a row.
+        let mut placement = self
             .recorder
-            .append(vec![bytes])
+            .append_placed(vec![bytes])
+            .map_err(|e| ledger_error(&e))?;
+        let leaf = placement
+            .placed()
             .await
             .map_err(|e| ledger_error(&e))?
             .start;
-        let rows = Rows {
-            seen: used.map(|u| (u.key.0.clone(), u.key.1.clone(), u.at)),
-            access: subject.map(|tag| {
-                (
-                    tag.to_hex(),
-                    i64::try_from(leaf).unwrap_or(i64::MAX),
-                    actor.to_owned(),
-                    if well_formed {
-                        r.dataset.clone()
-                    } else {
-                        String::new()
-                    },
-                    outcome.to_owned(),
-                    now,
-                )
-            }),
-        };
-        self.journal
-            .write(&self.store, rows)
-            .await
-            .map_err(ReadError::Database)?;
+        let leaf_number = i64::try_from(leaf).unwrap_or(i64::MAX);
+        let seen = used.map(|u| (u.key.0.clone(), u.key.1.clone(), u.at));
+        let access = subject.map(|tag| {
+            (
+                tag.to_hex(),
+                leaf_number,
+                actor.to_owned(),
+                if well_formed {
+                    r.dataset.clone()
+                } else {
+                    String::new()
+                },
+                outcome.to_owned(),
+                now,
+            )
+        });
+        let taken_back = (seen.clone(), access.as_ref().map(|a| a.0.clone()));
+        let (durable, written) = tokio::join!(
+            placement.durable(),
+            self.journal.write(&self.store, Rows { seen, access })
+        );
+        if let Err(e) = durable {
+            // The rows name an entry that was never written: take them back, so the request id
+            // may be used again and the leaf, which the next entry will take, is not indexed.
+            if written.is_ok() {
+                let _ = self
+                    .journal
+                    .take_back(&self.store, taken_back, leaf_number)
+                    .await;
+            }
+            return Err(ledger_error(&e));
+        }
+        written.map_err(ReadError::Database)?;
         Ok(leaf)
     }
 }

@@ -66,6 +66,37 @@ impl Journal {
 }
 
 /// Rows per INSERT statement: few round trips to the database, far below any parameter limit.
+impl Journal {
+    /// Deletes the rows of a read whose ledger entry failed: its request id's use, and its
+    /// line in the subject index at `leaf`.
+    pub async fn take_back(
+        &self,
+        store: &Store,
+        (seen, subject): (Option<(String, String, i64)>, Option<String>),
+        leaf: i64,
+    ) -> Result<(), sqlx::Error> {
+        let _guard = self.commit.lock().await;
+        let mut tx = store.pool().begin().await?;
+        if let Some((consumer, request_id, _)) = seen {
+            sqlx::query(
+                "DELETE FROM exchange_seen_requests WHERE consumer = $1 AND request_id = $2",
+            )
+            .bind(consumer)
+            .bind(request_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(subject) = subject {
+            sqlx::query("DELETE FROM exchange_access_index WHERE subject = $1 AND leaf = $2")
+                .bind(subject)
+                .bind(leaf)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await
+    }
+}
+
 const ROWS_PER_STATEMENT: usize = 200;
 
 /// `($1, $2, …), ($n+1, …)` for `rows` rows of `width` parameters.

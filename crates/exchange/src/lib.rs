@@ -121,7 +121,7 @@ pub use purpose::{LegalBasis, LegalBasisKind, Purpose, UnknownPurpose};
 pub use read::{
     ReadError, ReadRequest, ReadResponse, SignedReadRequest, SignedResponse, MAX_FIELDS,
 };
-pub use recorder::{Recorder, RecorderError};
+pub use recorder::{Placement, Recorder, RecorderError};
 pub use sync::{
     Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport, DATACENTER_DIR,
     LEDGER_BATCH, SNAPSHOT_KIND,

@@ -29,7 +29,29 @@ pub enum RecorderError {
 
 struct Job {
     entries: Vec<Vec<u8>>,
+    /// Told the indexes the entries will take as soon as their batch is formed.
+    placed: Option<oneshot::Sender<Range<u64>>>,
     reply: oneshot::Sender<Result<Range<u64>, RecorderError>>,
+}
+
+/// Entries handed to the recorder: where they will be, and then whether they are durable.
+pub struct Placement {
+    placed: oneshot::Receiver<Range<u64>>,
+    durable: oneshot::Receiver<Result<Range<u64>, RecorderError>>,
+}
+
+impl Placement {
+    /// The indexes the entries take if their batch becomes durable, known before the batch's
+    /// fsync: a caller may write what refers to them while the fsync runs, and must take it
+    /// back if [`Placement::durable`] fails.
+    pub async fn placed(&mut self) -> Result<Range<u64>, RecorderError> {
+        (&mut self.placed).await.map_err(|_| RecorderError::Stopped)
+    }
+
+    /// The entries' indexes once they are durable.
+    pub async fn durable(self) -> Result<Range<u64>, RecorderError> {
+        self.durable.await.map_err(|_| RecorderError::Stopped)?
+    }
 }
 
 /// A handle on the recorder thread. Dropping it lets the thread finish what is queued and
@@ -81,6 +103,7 @@ impl Recorder {
     fn submit(
         &self,
         entries: Vec<Vec<u8>>,
+        placed: Option<oneshot::Sender<Range<u64>>>,
     ) -> Result<oneshot::Receiver<Result<Range<u64>, RecorderError>>, RecorderError> {
         if let Some((position, e)) = entries
             .iter()
@@ -96,7 +119,11 @@ impl Recorder {
         self.jobs
             .as_ref()
             .ok_or(RecorderError::Stopped)?
-            .send(Job { entries, reply })
+            .send(Job {
+                entries,
+                placed,
+                reply,
+            })
             .map_err(|_| RecorderError::Stopped)?;
         Ok(answer)
     }
@@ -104,14 +131,25 @@ impl Recorder {
     /// Appends `entries` together, in order, and returns their indexes once they are durable.
     /// They share their batch (and its one fsync) with whatever else is waiting.
     pub async fn append(&self, entries: Vec<Vec<u8>>) -> Result<Range<u64>, RecorderError> {
-        self.submit(entries)?
+        self.submit(entries, None)?
             .await
             .map_err(|_| RecorderError::Stopped)?
     }
 
+    /// Appends `entries` like [`append`](Self::append), telling their indexes as soon as their
+    /// batch is formed ([`Placement`]).
+    pub fn append_placed(&self, entries: Vec<Vec<u8>>) -> Result<Placement, RecorderError> {
+        let (placed, told) = oneshot::channel();
+        let durable = self.submit(entries, Some(placed))?;
+        Ok(Placement {
+            placed: told,
+            durable,
+        })
+    }
+
     /// [`append`](Self::append) for code outside an async runtime.
     pub fn append_blocking(&self, entries: Vec<Vec<u8>>) -> Result<Range<u64>, RecorderError> {
-        self.submit(entries)?
+        self.submit(entries, None)?
             .blocking_recv()
             .map_err(|_| RecorderError::Stopped)?
     }
@@ -139,6 +177,14 @@ fn run(mut ledger: Sequencer, queue: &mpsc::Receiver<Job>, size: &AtomicU64, bat
                 }
                 Err(_) => break,
             }
+        }
+        let mut next = ledger.size();
+        for job in &mut batch {
+            let end = next + job.entries.len() as u64;
+            if let Some(placed) = job.placed.take() {
+                let _ = placed.send(next..end);
+            }
+            next = end;
         }
         let entries: Vec<&[u8]> = batch
             .iter()

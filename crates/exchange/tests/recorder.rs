@@ -68,6 +68,42 @@ async fn concurrent_appends_share_fsyncs_and_each_gets_its_own_durable_index() {
     assert_eq!(reopened.size(), 403);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_placement_names_before_the_fsync_the_indexes_the_entries_then_take() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recorder = Arc::new(Recorder::spawn(
+        Sequencer::create(dir.path(), log_key()).expect("a log"),
+    ));
+    let tasks: Vec<_> = (0..200u32)
+        .map(|i| {
+            let recorder = Arc::clone(&recorder);
+            tokio::spawn(async move {
+                let entries = vec![format!("entry {i}").into_bytes(); 1 + (i % 3) as usize];
+                if i % 2 == 0 {
+                    let mut placement = recorder.append_placed(entries).expect("submitted");
+                    let placed = placement.placed().await.expect("placed");
+                    let durable = placement.durable().await.expect("durable");
+                    assert_eq!(placed, durable, "entry {i}");
+                    durable
+                } else {
+                    recorder.append(entries).await.expect("appended")
+                }
+            })
+        })
+        .collect();
+    let mut ranges = Vec::new();
+    for t in tasks {
+        ranges.push(t.await.expect("the task"));
+    }
+    ranges.sort_by_key(|r| r.start);
+    let mut next = 0;
+    for r in &ranges {
+        assert_eq!(r.start, next, "no gap or overlap: {ranges:?}");
+        next = r.end;
+    }
+    assert_eq!(recorder.size(), next);
+}
+
 fn key(n: u8) -> SigningKey {
     SigningKey::from_bytes(&[n; 32])
 }
