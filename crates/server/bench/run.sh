@@ -3,9 +3,9 @@
 #
 #   crates/server/bench/run.sh [RUNS] [SECONDS] [CONNECTIONS]
 #
-# Builds the release binary, makes a province of 20,000 people in a temporary directory,
-# registers two members, grants civil_affairs a read of residents, pre-signs enough requests
-# (each with its own request id), starts `errandless serve`, and runs wrk RUNS times (default
+# Builds the release binary, runs the demo on a province of 20,000 people in a temporary
+# directory (which registers the departments), grants civil_affairs a read of residents,
+# pre-signs enough requests (each with its own request id), starts `errandless serve`, and runs wrk RUNS times (default
 # 3) with two threads. Prints requests/s and p99 of each run and the median of the runs.
 # Every request is checked, answered, signed and recorded in the ledger (fsynced) before wrk
 # sees its response. Needs wrk (Debian package `wrk`).
@@ -26,12 +26,9 @@ cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm
 trap cleanup EXIT
 export ERRANDLESS_DATA=$DATA
 unset ERRANDLESS_STORE_URL ERRANDLESS_CONFIG
+# The demo makes the ledger and registers the departments, civil_affairs and public_security
+# among them, with their keys under members/.
 "$BIN" demo --people 20000 >/dev/null 2>&1
-"$BIN" ledger keygen --origin bench.example.gov/ledger >/dev/null
-"$BIN" member add --id civil_affairs --uscc "$("$TARGET"/examples/bench_requests uscc 1)" \
-  --name-zh 民政厅 --name-en "Civil Affairs" >/dev/null
-"$BIN" member add --id public_security --uscc "$("$TARGET"/examples/bench_requests uscc 2)" \
-  --name-zh 公安厅 --name-en "Public Security" >/dev/null
 PORT=$((20000 + RANDOM % 20000))
 "$BIN" serve --listen 127.0.0.1:$PORT 2>"$WORK/serve.log" &
 SERVER=$!

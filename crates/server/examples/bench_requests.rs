@@ -1,12 +1,11 @@
 //! Prepares a data directory for the read benchmark and writes signed requests for wrk.
 //!
-//! `bench_requests DATA COUNT PREFIX OUT`: in DATA (a province from `errandless demo`, members
-//! `civil_affairs` and `public_security` added with `errandless member add`), files and
+//! `bench_requests DATA COUNT PREFIX OUT`: in DATA (a province from `errandless demo`, which
+//! registers `civil_affairs` and `public_security` with their keys under `members/`), files and
 //! approves a grant for `civil_affairs` to read names and sexes of residents, if none is in
 //! force, then writes COUNT requests to OUT, one a line: `path<TAB>request id<TAB>signature`,
 //! each for a different resident, with request ids PREFIX-0, PREFIX-1, … (never reused: a
-//! replay is refused). `bench_requests uscc N` prints a valid social credit code for a bench
-//! member. See `bench/README.md`.
+//! replay is refused). See `bench/README.md`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -30,16 +29,6 @@ fn key(path: &std::path::Path) -> Result<SigningKey, Box<dyn std::error::Error>>
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    if let [_, uscc, n] = args.as_slice() {
-        if uscc == "uscc" {
-            // A valid social credit code for the Nth bench member.
-            println!(
-                "{}",
-                errandless_standards::Uscc::compose(b'1', b'1', 520000, n.parse()?)
-            );
-            return Ok(());
-        }
-    }
     let [_, data, count, prefix, out] = args.as_slice() else {
         return Err("usage: bench_requests DATA COUNT PREFIX OUT".into());
     };
