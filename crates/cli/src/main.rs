@@ -3,6 +3,9 @@
 //! Each subcommand parses its arguments, calls one domain crate, and reports errors with
 //! context. No business logic lives here.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod config;
 mod demo_cmd;
 mod ledger_cmd;
