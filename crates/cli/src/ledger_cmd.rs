@@ -187,7 +187,7 @@ pub(crate) fn load_subject_key(log: &Path) -> anyhow::Result<SubjectKey> {
     Ok(SubjectKey::from_bytes(bytes))
 }
 
-fn load_verifier(log: &Path, vkey: Option<&str>) -> anyhow::Result<NoteVerifier> {
+pub(crate) fn load_verifier(log: &Path, vkey: Option<&str>) -> anyhow::Result<NoteVerifier> {
     let text = match vkey {
         Some(v) if NoteVerifier::from_vkey(v).is_ok() => v.to_owned(),
         Some(file) => std::fs::read_to_string(file)
@@ -248,6 +248,19 @@ pub fn run(cmd: LedgerCommand, data_dir: &Path) -> anyhow::Result<ExitCode> {
 }
 
 fn keygen(log: &Path, origin: &str) -> anyhow::Result<ExitCode> {
+    let vkey = create_log(log, origin)?;
+    println!("{vkey}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether the log at `log` has its signing key beside it.
+pub(crate) fn has_signing_key(log: &Path) -> bool {
+    key_files(log).signing.exists()
+}
+
+/// Creates a log as `errandless ledger keygen` does: the signing key and the subject secret
+/// (mode 0600), the verifier key and the empty signed checkpoint. Returns the verifier key.
+pub(crate) fn create_log(log: &Path, origin: &str) -> anyhow::Result<String> {
     let files = key_files(log);
     if log.join(CHECKPOINT_FILE).exists() {
         bail!("{} already holds a log", log.display());
@@ -274,8 +287,7 @@ fn keygen(log: &Path, origin: &str) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("while writing {}", files.vkey.display()))?;
     Sequencer::create(log, signer)
         .with_context(|| format!("while creating the log in {}", log.display()))?;
-    println!("{vkey}");
-    Ok(ExitCode::SUCCESS)
+    Ok(vkey)
 }
 
 fn append(log: &Path, max_batch: usize) -> anyhow::Result<ExitCode> {

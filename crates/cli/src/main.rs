@@ -4,6 +4,7 @@
 //! context. No business logic lives here.
 
 mod config;
+mod demo_cmd;
 mod ledger_cmd;
 mod member_cmd;
 mod pay_cmd;
@@ -45,8 +46,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the whole walk on a synthetic province: generate it into the data directory and
-    /// print what it holds.
+    /// Run the whole walk on a synthetic province: generate it into the data directory, then
+    /// register the departments, grant, read, sync, and show one citizen's data tracker.
     Demo(DemoArgs),
     /// Generate a synthetic province: divisions of five levels and 17 department islands.
     Synth(SynthArgs),
@@ -281,7 +282,7 @@ fn demo(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!();
         println!("platform store: {}", store.url_redacted());
         store.close().await;
-        anyhow::Ok(())
+        demo_cmd::walk(settings, report.province, false).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -16,7 +16,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use clap::Subcommand;
 use ed25519_dalek::SigningKey;
-use errandless_exchange::{key_text, Members, NewMember};
+use errandless_exchange::{key_text, Member, Members, NewMember};
 use errandless_store::Store;
 
 use crate::config::Settings;
@@ -137,6 +137,27 @@ async fn add(
     name_en: String,
     key_out: &Path,
 ) -> anyhow::Result<ExitCode> {
+    let (member, _) = register(members, id, uscc, name_zh, name_en, key_out).await?;
+    eprintln!(
+        "registered {} ({}); private key in {}",
+        member.id,
+        member.uscc,
+        key_out.display()
+    );
+    println!("{}", key_text(&member.key));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Registers a member as `member add` does: a new key, written once (mode 0600) to `key_out`,
+/// whose public half goes into the store. Returns the member and its private key.
+pub(crate) async fn register(
+    members: &Members,
+    id: String,
+    uscc: String,
+    name_zh: String,
+    name_en: String,
+    key_out: &Path,
+) -> anyhow::Result<(Member, SigningKey)> {
     let key = generate();
     write_key(key_out, &key)?;
     let new = NewMember {
@@ -150,16 +171,7 @@ async fn add(
         .register(new, errandless_exchange::now_millis())
         .await
     {
-        Ok(member) => {
-            eprintln!(
-                "registered {} ({}); private key in {}",
-                member.id,
-                member.uscc,
-                key_out.display()
-            );
-            println!("{}", key_text(&member.key));
-            Ok(ExitCode::SUCCESS)
-        }
+        Ok(member) => Ok((member, key)),
         Err(e) => {
             // Nothing was registered, so the key we just wrote belongs to no one.
             let _ = std::fs::remove_file(key_out);
@@ -170,6 +182,12 @@ async fn add(
 
 async fn list(members: &Members) -> anyhow::Result<ExitCode> {
     let all = members.list().await.context("while listing the members")?;
+    print_members(&all);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The table `member list` prints.
+pub(crate) fn print_members(all: &[Member]) {
     println!(
         "{:<24} {:<18} {:<44} {:>7}  name",
         "id", "uscc", "key", "retired"
@@ -185,7 +203,6 @@ async fn list(members: &Members) -> anyhow::Result<ExitCode> {
             m.name_en
         );
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 async fn rotate(
@@ -194,6 +211,25 @@ async fn rotate(
     id: &str,
     key_out: Option<PathBuf>,
 ) -> anyhow::Result<ExitCode> {
+    let (member, path, _) = rotate_key(members, data, id, key_out).await?;
+    eprintln!(
+        "{} now signs with a new key ({} retired); private key in {}",
+        member.id,
+        member.retired_keys.len(),
+        path.display()
+    );
+    println!("{}", key_text(&member.key));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Gives a member a new key as `member rotate-key` does. Returns the member, where its private
+/// key was written, and the key.
+pub(crate) async fn rotate_key(
+    members: &Members,
+    data: &Path,
+    id: &str,
+    key_out: Option<PathBuf>,
+) -> anyhow::Result<(Member, PathBuf, SigningKey)> {
     if members.get(id).await?.is_none() {
         anyhow::bail!("no member {id:?} is registered (add it with `errandless member add`)");
     }
@@ -231,12 +267,5 @@ async fn rotate(
             return Err(e);
         }
     };
-    eprintln!(
-        "{} now signs with a new key ({} retired); private key in {}",
-        member.id,
-        member.retired_keys.len(),
-        path.display()
-    );
-    println!("{}", key_text(&member.key));
-    Ok(ExitCode::SUCCESS)
+    Ok((member, path, key))
 }

@@ -84,13 +84,7 @@ async fn sync(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     migrate(&store)
         .await
         .context("while applying the exchange's migrations")?;
-    let islands = open_islands(data).await?;
-    let log_dir = data.join("ledger");
-    let signer = crate::ledger_cmd::load_signer(&log_dir)?;
-    let subject_key = crate::ledger_cmd::load_subject_key(&log_dir)?;
-    let log = Sequencer::open(&log_dir, signer)
-        .with_context(|| format!("while opening the ledger {}", log_dir.display()))?;
-    let exchange = Exchange::new(store.clone(), islands, log, subject_key);
+    let exchange = open_exchange(data, &store).await?;
 
     let datasets = match &args.dataset {
         Some(d) => vec![d.clone()],
@@ -110,22 +104,53 @@ async fn sync(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         }
     };
     let datacenter = data.join(DATACENTER_DIR);
-    let mut reports = Vec::new();
-    for dataset in &datasets {
-        let progress = Arc::new(SyncProgress::default());
-        let report = with_progress(&progress, args.quiet, dataset, || {
-            exchange.sync(&args.consumer, dataset, &datacenter, &progress)
-        })
-        .await
-        .with_context(|| format!("while syncing {dataset} for {}", args.consumer))?;
-        reports.push(report);
-    }
+    let reports = sync_datasets(
+        &exchange,
+        &args.consumer,
+        &datasets,
+        &datacenter,
+        args.quiet,
+    )
+    .await?;
     if !args.quiet {
         print_table(&reports);
         println!("snapshots in {}", datacenter.display());
     }
     store.close().await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The exchange over the data directory's islands and ledger (`<data>/ledger`, with its keys).
+pub(crate) async fn open_exchange(data: &Path, store: &Store) -> anyhow::Result<Exchange> {
+    let islands = open_islands(data).await?;
+    let log_dir = data.join("ledger");
+    let signer = crate::ledger_cmd::load_signer(&log_dir)?;
+    let subject_key = crate::ledger_cmd::load_subject_key(&log_dir)?;
+    let log = Sequencer::open(&log_dir, signer)
+        .with_context(|| format!("while opening the ledger {}", log_dir.display()))?;
+    Ok(Exchange::new(store.clone(), islands, log, subject_key))
+}
+
+/// Syncs each of `datasets` for `consumer` into `datacenter`, one after the other, with a
+/// progress bar each unless `quiet`.
+pub(crate) async fn sync_datasets(
+    exchange: &Exchange,
+    consumer: &str,
+    datasets: &[String],
+    datacenter: &Path,
+    quiet: bool,
+) -> anyhow::Result<Vec<SyncReport>> {
+    let mut reports = Vec::new();
+    for dataset in datasets {
+        let progress = Arc::new(SyncProgress::default());
+        let report = with_progress(&progress, quiet, dataset, || {
+            exchange.sync(consumer, dataset, datacenter, &progress)
+        })
+        .await
+        .with_context(|| format!("while syncing {dataset} for {consumer}"))?;
+        reports.push(report);
+    }
+    Ok(reports)
 }
 
 /// The connectors: `<data>/islands.toml` when present, else the synthetic province's islands.
@@ -186,7 +211,7 @@ where
     out
 }
 
-fn print_table(reports: &[SyncReport]) {
+pub(crate) fn print_table(reports: &[SyncReport]) {
     println!(
         "{:<34} {:>10} {:>9}  {:<64}  parent",
         "dataset", "rows", "changed", "snapshot"

@@ -1,26 +1,9 @@
 //! The `errandless` binary as a person uses it: exit codes, messages and files.
 
+mod common;
+
+use common::{errandless, text};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn errandless(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errandless"))
-        .current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
-        .env_remove("ERRANDLESS_STORE_URL")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn standard_check_exit_codes_and_rules() {
@@ -179,10 +162,11 @@ fn demo_generates_into_the_data_directory_and_records_the_installation() {
     );
 
     // A second run replaces the province and keeps the rest of the data directory.
-    std::fs::create_dir(d.join("state/ledger")).unwrap();
+    let checkpoint = std::fs::read(d.join("state/ledger/checkpoint")).unwrap();
     let again = errandless(d, &["demo", "--people", "1200"]);
     assert!(again.status.success(), "{}", text(&again));
-    assert!(d.join("state/ledger").exists());
+    let grown = std::fs::read(d.join("state/ledger/checkpoint")).unwrap();
+    assert_ne!(grown, checkpoint, "the ledger is kept and grows");
     let manifest = std::fs::read_to_string(d.join("state/province.toml")).unwrap();
     assert!(manifest.contains("people = 1200"), "{manifest}");
 }

@@ -1,28 +1,20 @@
 //! `errandless member` on both store backends: add, list, rotate-key, and the refusals.
 
+mod common;
+
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
+use common::{command, text};
 use errandless_store::testing::for_each_database;
 
 fn errandless(dir: &Path, store: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errandless"))
-        .current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
+    command(dir)
         .env("ERRANDLESS_STORE_URL", store)
         .args(args)
         .output()
         .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn uscc(n: u32) -> String {

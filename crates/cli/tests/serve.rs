@@ -1,26 +1,19 @@
 //! `errandless serve` as an operator runs it: a clear error without a ledger, then a server
 //! that answers over loopback and stops cleanly on Ctrl-C (SIGINT).
 
-use std::io::{BufRead as _, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
+mod common;
 
-fn errandless(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_errandless"));
-    c.current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
-        .env_remove("ERRANDLESS_STORE_URL")
-        .env_remove("ERRANDLESS_OPERATOR_TOKEN");
-    c
-}
+use common::command as errandless;
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
 
 #[test]
 fn serve_needs_a_ledger_then_answers_and_stops_on_ctrl_c() {
     let tmp = tempfile::tempdir().expect("a temporary directory");
     let d = tmp.path();
+    // A province alone: the demo would create the ledger.
     let demo = errandless(d)
-        .args(["demo", "--people", "300"])
+        .args(["synth", "--people", "300", "--out", "errandless-data", "-q"])
         .output()
         .expect("runs");
     assert!(

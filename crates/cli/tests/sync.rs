@@ -1,33 +1,19 @@
 //! `errandless sync` as a person uses it: clear refusals with a non-zero exit, and the bench
 //! that syncs a generated province end to end.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn errandless(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errandless"))
-        .current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
-        .env_remove("ERRANDLESS_STORE_URL")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use common::{errandless, text};
 
 #[test]
 fn sync_without_a_grant_or_of_an_unknown_dataset_fails_clearly() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let d = tmp.path();
-    let out = errandless(d, &["demo", "--people", "300"]);
+    // A province alone, without the members and grants the demo makes.
+    let out = errandless(
+        d,
+        &["synth", "--people", "300", "--out", "errandless-data", "-q"],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let out = errandless(d, &["ledger", "keygen", "--origin", "ledger.example.gov/t"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -39,7 +25,7 @@ fn sync_without_a_grant_or_of_an_unknown_dataset_fails_clearly() {
         "{}",
         text(&out)
     );
-    // The demo registers no members yet, so the data center's member is unknown.
+    // No member is registered, so the data center's member is unknown.
     let out = errandless(d, &["sync", "-q", "--dataset", "public_security.resident"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(

@@ -18,8 +18,8 @@ use crate::journal::{Journal, Rows, SeenCheck};
 use crate::member::{Member, Members};
 use crate::purpose::Purpose;
 use crate::read::{
-    check_shape, request_signed_by, sign_response, ReadError, ReadResponse, SignedReadRequest,
-    SignedResponse,
+    check_shape, request_signed_by, sign_response, ReadError, ReadRequest, ReadResponse,
+    SignedReadRequest, SignedResponse,
 };
 use crate::recorder::{Recorder, RecorderError};
 use crate::{now_millis, Millis};
@@ -339,7 +339,7 @@ impl Exchange {
             .map_err(|_| ReadError::UnknownPurpose(r.purpose.clone()))?;
         let (subject, division) = parse_subject(r)?;
         let grants = self.grants_of(&r.consumer, &r.dataset).await?;
-        let grant = match choose(&grants, purpose, &r.fields, division, now) {
+        let grant = match choose(&grants, r, purpose, division, now) {
             Verdict::Allowed(g) => g,
             Verdict::Refused(e) => return Err(e),
         };
@@ -511,11 +511,12 @@ impl Exchange {
 /// a subject outside scope.
 fn choose(
     grants: &[Grant],
+    request: &ReadRequest,
     purpose: Purpose,
-    fields: &[String],
     division: Option<DivisionCode>,
     now: Millis,
 ) -> Verdict {
+    let fields = &request.fields;
     let candidates: Vec<&Grant> = grants
         .iter()
         .filter(|g| g.terms.purpose == purpose && g.terms.mode == Mode::PerSubject)
@@ -535,12 +536,8 @@ fn choose(
             ReadError::GrantNotYetValid(g.id.clone())
         } else {
             ReadError::NoGrant {
-                consumer: grants
-                    .first()
-                    .map_or_else(String::new, |g| g.terms.consumer.clone()),
-                dataset: grants
-                    .first()
-                    .map_or_else(String::new, |g| g.terms.dataset.clone()),
+                consumer: request.consumer.clone(),
+                dataset: request.dataset.clone(),
                 purpose: purpose.code().to_owned(),
             }
         });

@@ -1,15 +1,13 @@
 //! Connectors to the synthetic islands: SQLite, CSV and PostgreSQL, and subjects found
 //! through local identifiers.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use common::{pick, province};
 use errandless_exchange::{
     ConnectorConfig, ConnectorError, ConnectorKind, FieldValue, Islands, IslandsConfig,
 };
+use errandless_synth::testing::{pick, province};
 
 fn fields(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| (*s).to_owned()).collect()

@@ -2,9 +2,6 @@
 //! field that a grant valid at that moment does not cover, and a read that such a grant does
 //! cover is never refused.
 
-mod common;
-
-use common::{pick, province};
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{
     migrate, Exchange, Grants, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Members, Mode,
@@ -13,6 +10,7 @@ use errandless_exchange::{
 use errandless_ledger::{NoteSigner, Sequencer, SubjectKey, ALG_ED25519};
 use errandless_standards::Uscc;
 use errandless_store::Store;
+use errandless_synth::testing::{pick, province};
 use proptest::prelude::*;
 
 const FIELDS: [&str; 5] = ["name", "sex", "birth_date", "address", "status"];

@@ -1,9 +1,6 @@
 //! Per-subject reads end to end on both backends: allowed reads are signed and recorded, and
 //! every kind of bad request is refused with its code and recorded too.
 
-mod common;
-
-use common::{pick, province};
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{
     migrate, Exchange, Grants, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Members, Mode,
@@ -13,6 +10,7 @@ use errandless_ledger::{Entry, NoteSigner, Receipt, Sequencer, SubjectKey, ALG_E
 use errandless_standards::{DivisionCode, Uscc};
 use errandless_store::testing::for_each_backend;
 use errandless_store::Store;
+use errandless_synth::testing::{pick, province};
 
 const LOG_NAME: &str = "ledger.example.gov/exchange-test";
 
@@ -283,6 +281,15 @@ async fn every_bad_request_is_refused_with_its_code_and_recorded() {
             let before = f.exchange.ledger_size();
             let err = f.exchange.read_at(&signed, now).await.expect_err(code);
             assert_eq!(err.code(), code, "{err}");
+            if code == "no_grant" {
+                // The message names who asked for what, even when they hold no grant at all.
+                let message = err.to_string();
+                assert!(message.contains("health.birth"), "{message}");
+                assert!(
+                    message.contains(signed.request.consumer.as_str()),
+                    "{message}"
+                );
+            }
             assert_eq!(f.exchange.ledger_size(), before + 1, "{code} is recorded");
             let entry = entry_at(&f, before);
             assert_eq!(entry.kind.as_str(), "refusal");

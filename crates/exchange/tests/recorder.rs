@@ -1,11 +1,8 @@
 //! Group commit: concurrent appends share batches, every entry gets its own index and is
 //! durable when its caller hears back; and the caches never outlive a revocation or rotation.
 
-mod common;
-
 use std::sync::Arc;
 
-use common::{pick, province};
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{
     migrate, Exchange, Grants, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Members, Mode,
@@ -14,6 +11,7 @@ use errandless_exchange::{
 use errandless_ledger::{verify_log, NoteSigner, Sequencer, SubjectKey, ALG_ED25519};
 use errandless_standards::Uscc;
 use errandless_store::testing::for_each_backend;
+use errandless_synth::testing::{pick, province};
 
 fn log_key() -> NoteSigner {
     NoteSigner::from_seed("ledger.example.gov/recorder-test", ALG_ED25519, [9; 32])

@@ -2,11 +2,8 @@
 //! granted fields of the island's rows, is named by its hash, versions only on change with
 //! only the changed subjects recorded, and every refusal is recorded.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::province;
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{
     migrate, Exchange, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Members, Mode,
@@ -16,6 +13,7 @@ use errandless_ledger::{verify_log, Entry, NoteSigner, Sequencer, SubjectKey, AL
 use errandless_standards::Uscc;
 use errandless_store::testing::for_each_backend;
 use errandless_store::Store;
+use errandless_synth::testing::province;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 

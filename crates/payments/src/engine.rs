@@ -1078,6 +1078,35 @@ impl Payments {
         self.flush_locked(&mut log).await
     }
 
+    /// Clears the planned chunk in one transaction: when `appended` names the chunk that is now
+    /// in the log (its first and last event and first leaf), it is recorded and the cursor moves
+    /// past it; otherwise the cursor stays where it was.
+    async fn settle_plan(&self, appended: Option<(i64, i64, i64)>) -> Result<(), PaymentsError> {
+        let mut tx = self.store.pool().begin().await?;
+        if let Some((first, last, index)) = appended {
+            sqlx::query(
+                "INSERT INTO payments_ledger_chunks (first_seq, last_seq, first_index) VALUES ($1, $2, $3)",
+            )
+            .bind(first)
+            .bind(last)
+            .bind(index)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE payments_ledger_cursor SET logged_through = $1 WHERE id = 1")
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE payments_ledger_cursor SET plan_first_seq = NULL, plan_last_seq = NULL, \
+             plan_first_index = NULL WHERE id = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn flush_locked(&self, log: &mut Sequencer) -> Result<u64, PaymentsError> {
         let cursor = sqlx::query(
             "SELECT logged_through, plan_first_seq, plan_last_seq, plan_first_index \
@@ -1095,27 +1124,12 @@ impl Payments {
             _ => None,
         };
         if let Some((first, last, index)) = plan {
-            let done = self.plan_is_in_log(log, first, last, index).await?;
-            let mut tx = self.store.pool().begin().await?;
-            if done {
-                sqlx::query(
-                    "INSERT INTO payments_ledger_chunks (first_seq, last_seq, first_index) VALUES ($1, $2, $3)",
-                )
-                .bind(first)
-                .bind(last)
-                .bind(index)
-                .execute(&mut *tx)
-                .await?;
+            if self.plan_is_in_log(log, first, last, index).await? {
+                self.settle_plan(Some((first, last, index))).await?;
                 logged = last;
+            } else {
+                self.settle_plan(None).await?;
             }
-            sqlx::query(
-                "UPDATE payments_ledger_cursor SET logged_through = $1, plan_first_seq = NULL, \
-                 plan_last_seq = NULL, plan_first_index = NULL WHERE id = 1",
-            )
-            .bind(logged)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
         }
         let mut appended = 0u64;
         loop {
@@ -1151,23 +1165,7 @@ impl Payments {
                     range.start
                 )));
             }
-            let mut tx = self.store.pool().begin().await?;
-            sqlx::query(
-                "INSERT INTO payments_ledger_chunks (first_seq, last_seq, first_index) VALUES ($1, $2, $3)",
-            )
-            .bind(first)
-            .bind(last)
-            .bind(index)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(
-                "UPDATE payments_ledger_cursor SET logged_through = $1, plan_first_seq = NULL, \
-                 plan_last_seq = NULL, plan_first_index = NULL WHERE id = 1",
-            )
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            self.settle_plan(Some((first, last, index))).await?;
             logged = last;
             appended += entries.len() as u64;
         }

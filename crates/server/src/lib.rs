@@ -45,7 +45,7 @@ pub use api::{
 };
 pub use errandless_exchange::ReadRequest;
 pub use error::ErrorBody;
-pub use tracker::{DataUsage, Reference};
+pub use tracker::{data_usage_of, DataUsage, Reference, TrackerError};
 
 /// What the server needs besides the exchange.
 #[derive(Clone, Debug)]

@@ -1,6 +1,7 @@
 //! The data tracker: who read one citizen's data, when and why, each read with a ledger
 //! receipt that anyone holding the ledger's public key can check offline.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
@@ -8,7 +9,8 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use errandless_ledger::{Entry, Receipt};
+use errandless_exchange::Exchange;
+use errandless_ledger::{Entry, NoteVerifier, Receipt};
 use errandless_standards::CitizenId;
 use serde::{Deserialize, Serialize};
 
@@ -134,13 +136,44 @@ async fn usage(
                 format!("userId is not a valid citizen ID number: {e}"),
             )
         })?;
-    let leaves = app
-        .exchange
-        .accesses_of(id.as_str())
-        .await
-        .map_err(ApiError::from)?;
-    let dir = app.config.ledger_dir.clone();
-    let verifier = app.config.ledger_verifier.clone();
+    data_usage_of(
+        &app.exchange,
+        &app.config.ledger_dir,
+        &app.config.ledger_verifier,
+        &id,
+        params.database_id.as_deref(),
+    )
+    .await
+    .map_err(|e| match e {
+        TrackerError::Read(e) => ApiError::from(e),
+        e => internal(&e),
+    })
+}
+
+/// The data tracker could not list or prove a citizen's records.
+#[derive(Debug, thiserror::Error)]
+pub enum TrackerError {
+    #[error(transparent)]
+    Read(#[from] errandless_exchange::ReadError),
+    #[error("the ledger could not prove a record: {0}")]
+    Proof(#[from] errandless_ledger::ReceiptError),
+    #[error("a ledger record could not be read: {0}")]
+    Entry(String),
+}
+
+/// Who read `subject`'s data, oldest first, each with a receipt proving its record into the
+/// ledger's current checkpoint (checked with `verifier` before it is handed out); only reads
+/// of `dataset` when one is given. What `GET /data/myPersonalDataUsage` answers.
+pub async fn data_usage_of(
+    exchange: &Exchange,
+    ledger_dir: &Path,
+    verifier: &NoteVerifier,
+    subject: &CitizenId,
+    dataset: Option<&str>,
+) -> Result<Vec<DataUsage>, TrackerError> {
+    let leaves = exchange.accesses_of(subject.as_str()).await?;
+    let dir = ledger_dir.to_path_buf();
+    let verifier = verifier.clone();
     let receipts = tokio::task::spawn_blocking(move || {
         leaves
             .into_iter()
@@ -148,8 +181,7 @@ async fn usage(
             .collect::<Result<Vec<_>, _>>()
     })
     .await
-    .map_err(|e| internal(&e))?
-    .map_err(|e| internal(&e))?;
+    .map_err(|e| TrackerError::Entry(e.to_string()))??;
     let mut out = Vec::with_capacity(receipts.len());
     for receipt in receipts {
         let entry = receipt
@@ -157,22 +189,16 @@ async fn usage(
             .as_deref()
             .map(Entry::from_bytes)
             .transpose()
-            .map_err(|e| internal(&e))?
-            .ok_or_else(|| internal(&"a receipt without its entry"))?;
-        let dataset = entry.body["dataset"]
+            .map_err(|e| TrackerError::Entry(e.to_string()))?
+            .ok_or_else(|| TrackerError::Entry("a receipt without its entry".to_owned()))?;
+        let read = entry.body["dataset"]
             .as_str()
             .unwrap_or_default()
             .to_owned();
-        if params.database_id.as_deref().is_some_and(|d| d != dataset) {
+        if dataset.is_some_and(|d| d != read) {
             continue;
         }
-        let member = app
-            .exchange
-            .members()
-            .get(&entry.actor)
-            .await
-            .ok()
-            .flatten();
+        let member = exchange.members().get(&entry.actor).await.ok().flatten();
         let time = entry.time.and_then(|t| i64::try_from(t).ok()).unwrap_or(0);
         out.push(DataUsage {
             id: receipt.index.to_string(),
@@ -180,9 +206,9 @@ async fn usage(
             reader_institution_id: member.as_ref().map(|m| m.uscc.to_string()),
             reader_institution_name: member.map(|m| format!("{} / {}", m.name_zh, m.name_en)),
             search_date_time: rfc3339(time.saturating_mul(1000)),
-            refrences: (!dataset.is_empty())
+            refrences: (!read.is_empty())
                 .then(|| Reference {
-                    reference_id: dataset.clone(),
+                    reference_id: read.clone(),
                 })
                 .into_iter()
                 .collect(),

@@ -2,13 +2,10 @@
 //! each code and signs; the tracker lists the reads with receipts the ledger's verifier
 //! accepts; the OpenAPI document lists the paths; the metrics move; the ledger files are served.
 
-mod common;
-
 use std::sync::Arc;
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
-use common::{pick, province};
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{
     migrate, Exchange, Grants, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Members, Mode,
@@ -22,6 +19,7 @@ use errandless_server::{
 use errandless_standards::{DivisionCode, Uscc};
 use errandless_store::testing::for_each_backend;
 use errandless_store::Store;
+use errandless_synth::testing::{pick, province};
 
 const LOG_NAME: &str = "ledger.example.gov/server-test";
 const TOKEN: &str = "operator-secret";

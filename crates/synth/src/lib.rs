@@ -31,6 +31,8 @@ mod islands;
 pub mod names;
 pub mod people;
 pub mod plan;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::fs;
 use std::io::{BufWriter, Write};

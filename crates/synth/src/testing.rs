@@ -1,11 +1,9 @@
-//! One small synthetic province shared by the tests of a binary.
-
-#![allow(dead_code)]
+//! A small synthetic province for the tests of other crates (the `testing` feature).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use errandless_synth::{write_province, Config, Progress};
+use crate::{write_province, Config, Progress};
 
 /// A province of 2,000 people, seed 7, written once per test binary.
 pub fn province() -> &'static Path {
