@@ -42,9 +42,7 @@ fn the_pack_checks_ok() {
         files.len()
     );
     assert!(stdout.contains("freshman-subsidy-2026"), "{stdout}");
-    assert!(stdout.contains("7 examples"), "{stdout}");
-    // It does not claim the examples ran.
-    assert!(stdout.contains("not evaluated yet"), "{stdout}");
+    assert!(stdout.contains("7 examples run"), "{stdout}");
 }
 
 #[test]
@@ -74,6 +72,28 @@ fn a_bad_file_exits_1_with_file_line_column() {
     let missing = errandless(tmp.path(), &["policy", "check", "absent.toml"]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&missing.stderr).starts_with("absent.toml:1:1: "));
+}
+
+#[test]
+fn a_wrong_expected_amount_exits_1_at_its_test_entry() {
+    let tmp = tempfile::tempdir().expect("a temporary directory");
+    let good = std::fs::read_to_string(pack().join("freshman-subsidy.toml")).expect("readable");
+    let bad = good.replacen("amount = 500000", "amount = 400000", 1);
+    assert_ne!(good, bad);
+    let line = bad
+        .lines()
+        .position(|l| l == "[[test]]")
+        .expect("a test entry")
+        + 1;
+    std::fs::write(tmp.path().join("wrong.toml"), bad).expect("writable");
+    let out = errandless(tmp.path(), &["policy", "check", "wrong.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!("wrong.toml:{line}:1: ")),
+        "{stderr}"
+    );
+    assert!(stderr.contains("[example_failed]"), "{stderr}");
 }
 
 #[test]

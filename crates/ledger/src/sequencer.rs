@@ -359,7 +359,7 @@ fn load(dir: &Path, key: &NoteSigner) -> Result<DurableState, SequencerError> {
         if levels.len() <= level as usize {
             levels.push(Vec::new());
         }
-        if count % TILE_WIDTH != 0 {
+        if !count.is_multiple_of(TILE_WIDTH) {
             levels[level as usize] = reader.tile(level, count / TILE_WIDTH)?;
         }
         level += 1;

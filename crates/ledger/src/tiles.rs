@@ -91,7 +91,7 @@ pub fn tile_width(size: u64, level: u32, index: u64) -> Option<u64> {
     let full = count / TILE_WIDTH;
     if index < full {
         Some(TILE_WIDTH)
-    } else if index == full && count % TILE_WIDTH != 0 {
+    } else if index == full && !count.is_multiple_of(TILE_WIDTH) {
         Some(count % TILE_WIDTH)
     } else {
         None

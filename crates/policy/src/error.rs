@@ -26,6 +26,8 @@ pub enum ErrorKind {
     NonIntegerAmount,
     /// A `[[test]]` example that is malformed.
     Example,
+    /// A `[[test]]` example whose decision, once evaluated, is not the one it expects.
+    ExampleFailed,
 }
 
 impl ErrorKind {
@@ -42,6 +44,7 @@ impl ErrorKind {
             ErrorKind::Unsatisfiable => "unsatisfiable",
             ErrorKind::NonIntegerAmount => "non_integer_amount",
             ErrorKind::Example => "example",
+            ErrorKind::ExampleFailed => "example_failed",
         }
     }
 }
@@ -53,6 +56,8 @@ impl fmt::Display for ErrorKind {
 }
 
 /// One mistake in a policy file, at a 1-based line and column (in characters).
+///
+/// Other crates (the evaluator) build these for the examples they run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{file}:{line}:{column}: {message} [{kind}]")]
 pub struct PolicyError {

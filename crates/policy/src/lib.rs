@@ -50,10 +50,9 @@
 //! - each example names only inputs, gives values of their types and codes, and an amount
 //!   when (and only when) it is eligible for a paying policy.
 //!
-//! What it is not, yet: it does not evaluate. The examples are checked for their shape, not
-//! run; the evaluator (a plan over the data center's Parquet snapshots on Apache DataFusion,
-//! in a crate of its own) comes next and will run them. It reads no data and decides about
-//! nobody; it records nothing in the ledger.
+//! What it is not: it does not evaluate. It checks the examples' shape; `errandless-evaluation`
+//! (a plan over the data center's Parquet snapshots on Apache DataFusion, in a crate of its
+//! own) runs them. It reads no data, decides about nobody and records nothing in the ledger.
 //!
 //! Positions inside an expression are exact for literal strings and for basic strings without
 //! escapes; with escapes they may drift to the right within the string.
@@ -65,5 +64,5 @@ mod policy;
 pub use error::{ErrorKind, PolicyError};
 pub use policy::{
     Amount, Condition, Example, ExampleValue, Exclusion, Frequency, Input, LegalBasis, Payment,
-    Policy, Title,
+    Policy, Title, RESERVED_NAMES,
 };

@@ -213,7 +213,13 @@ struct RawExample {
     amount: Option<Spanned<i64>>,
 }
 
+/// Names the evaluation gives its own columns, which inputs and conditions may not take.
+pub const RESERVED_NAMES: &[&str] = &["subject", "eligible", "amount", "row_hash"];
+
 fn is_name(s: &str) -> bool {
+    if RESERVED_NAMES.contains(&s) {
+        return false;
+    }
     let mut chars = s.chars();
     matches!(chars.next(), Some('a'..='z' | '_'))
         && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
@@ -319,8 +325,9 @@ fn build(
                 name.span(),
                 malformed,
                 format!(
-                    "input name '{}' must be lowercase letters, digits and '_'",
-                    name.get_ref()
+                    "input name '{}' must be lowercase letters, digits and '_', and not one of {}",
+                    name.get_ref(),
+                    RESERVED_NAMES.join(", ")
                 ),
             );
             continue;
@@ -584,7 +591,10 @@ fn named(
         errors.push(src.error(
             id.span().start,
             ErrorKind::Malformed,
-            format!("id '{name}' must be lowercase letters, digits and '_'"),
+            format!(
+                "id '{name}' must be lowercase letters, digits and '_', and not one of {}",
+                RESERVED_NAMES.join(", ")
+            ),
         ));
     } else if inputs.contains_key(name) || !ids.insert(name.clone()) {
         errors.push(src.error(

@@ -50,7 +50,7 @@ pub fn entitlement(i: u64) -> Entitlement {
         payee_name: format!("学生{i}"),
         account: format!("62170{i:014}"),
         bank: "贵州农村信用社".into(),
-        amount_fen: if i % 3 == 0 {
+        amount_fen: if i.is_multiple_of(3) {
             500_000
         } else {
             300_000 + i as i64

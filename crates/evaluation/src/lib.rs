@@ -1,0 +1,442 @@
+//! Evaluation of Errandless policies on Apache DataFusion.
+//!
+//! [`compile`] turns a checked [`Policy`] into one SQL query ([`Plan`]) over one table per
+//! input dataset, each with a `subject` column and the dataset's fields, as the data center's
+//! Parquet snapshots have them (`subject`, the standard's field names, `row_hash`; dates as
+//! ISO text). The query:
+//!
+//! 1. takes one row per subject from each dataset (`DISTINCT ON (subject)`, the row whose read
+//!    fields sort first, so the choice is deterministic);
+//! 2. forms the subject population as the union of the subjects of every input dataset, and
+//!    `LEFT JOIN`s each dataset to it on `subject`, so that a subject without a row in a
+//!    dataset reads its inputs as NULL;
+//! 3. adds a boolean column per condition (NULL counts as not met), per exclusion, `eligible`
+//!    (the eligibility combination, and no exclusion), and `amount` in integer fen (0 when not
+//!    eligible).
+//!
+//! The same plan serves every run: [`register_snapshots`] binds it to Parquet files, and
+//! [`check_examples`] binds it to in-memory tables built from the policy's `[[test]]`
+//! examples and compares each decision with the one expected. Later batch, single-subject and
+//! delta runs filter the population of this plan.
+//!
+//! What it is not: it decides but records nothing; writing decisions to the ledger and
+//! entitlements to payments belongs to the callers. DataFusion lives only in this crate, with
+//! its default features off (Parquet and SQL only).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::StringArray;
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch};
+use arrow_schema::{DataType, Field, Schema};
+use datafusion::arrow::compute::cast;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use errandless_policy::{ErrorKind, ExampleValue, Policy, PolicyError};
+use errandless_standards::ElementType;
+
+/// Why an evaluation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EvaluationError {
+    #[error("the policy reads dataset {0}, but no snapshot of it was given")]
+    MissingSnapshot(String),
+    #[error("DataFusion: {0}")]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+    #[error("Arrow: {0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+    #[error("the result has no column {0} of the expected type")]
+    Result(String),
+    #[error("cannot start the query runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// One table the plan reads: a dataset of the standard, under a short name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TableUse {
+    /// The table's name in the query, `t0`, `t1`…
+    pub name: String,
+    /// The dataset, `department.dataset`.
+    pub dataset: String,
+    /// The fields read, with their element types, in the order of their names.
+    pub fields: Vec<(String, ElementType)>,
+}
+
+/// A policy compiled into one query.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub sql: String,
+    pub tables: Vec<TableUse>,
+    pub conditions: Vec<String>,
+}
+
+/// What the policy decided for one subject.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub subject: String,
+    /// Each condition's id and whether it held.
+    pub conditions: Vec<(String, bool)>,
+    pub eligible: bool,
+    /// Per payment, in fen; 0 when not eligible or for a screen.
+    pub amount: i64,
+}
+
+/// Quotes an identifier for the query.
+fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Compiles a checked policy into its query.
+pub fn compile(policy: &Policy) -> Plan {
+    let mut by_dataset: BTreeMap<&str, BTreeMap<&str, ElementType>> = BTreeMap::new();
+    for input in &policy.inputs {
+        by_dataset
+            .entry(input.dataset.as_str())
+            .or_default()
+            .insert(input.field.as_str(), input.ty);
+    }
+    let tables: Vec<TableUse> = by_dataset
+        .iter()
+        .enumerate()
+        .map(|(i, (dataset, fields))| TableUse {
+            name: format!("t{i}"),
+            dataset: dataset.to_string(),
+            fields: fields.iter().map(|(f, t)| (f.to_string(), *t)).collect(),
+        })
+        .collect();
+    let table_of = |dataset: &str| {
+        tables
+            .iter()
+            .position(|t| t.dataset == dataset)
+            .expect("every input's dataset has a table")
+    };
+
+    let mut sql = String::from("WITH\n");
+    for (i, t) in tables.iter().enumerate() {
+        let mine: Vec<_> = policy
+            .inputs
+            .iter()
+            .filter(|input| input.dataset == t.dataset)
+            .collect();
+        let projection: Vec<String> = mine
+            .iter()
+            .map(|input| format!("{} AS {}", quoted(&input.field), quoted(&input.name)))
+            .collect();
+        let order: Vec<String> = t.fields.iter().map(|(f, _)| quoted(f)).collect();
+        let _ = writeln!(
+            sql,
+            "s{i} AS (SELECT DISTINCT ON (subject) subject, {} FROM {} ORDER BY subject, {}),",
+            projection.join(", "),
+            t.name,
+            order.join(", ")
+        );
+    }
+    let union: Vec<String> = tables
+        .iter()
+        .map(|t| format!("SELECT subject FROM {}", t.name))
+        .collect();
+    let _ = writeln!(sql, "population AS ({}),", union.join(" UNION "));
+    let columns: Vec<String> = policy
+        .inputs
+        .iter()
+        .map(|input| format!("s{}.{}", table_of(&input.dataset), quoted(&input.name)))
+        .collect();
+    let joins: String = (0..tables.len())
+        .map(|i| format!(" LEFT JOIN s{i} ON s{i}.subject = population.subject"))
+        .collect();
+    let _ = writeln!(
+        sql,
+        "joined AS (SELECT population.subject, {} FROM population{joins}),",
+        columns.join(", ")
+    );
+    let conditions: String = policy
+        .conditions
+        .iter()
+        .map(|c| format!(", COALESCE(({}), false) AS {}", c.when, quoted(&c.id)))
+        .collect();
+    let _ = writeln!(
+        sql,
+        "conditions AS (SELECT joined.*{conditions} FROM joined),"
+    );
+    let exclusions: String = policy
+        .exclusions
+        .iter()
+        .map(|x| format!(", COALESCE(({}), false) AS {}", x.when, quoted(&x.id)))
+        .collect();
+    let _ = writeln!(
+        sql,
+        "exclusions AS (SELECT conditions.*{exclusions} FROM conditions),"
+    );
+    let excluded = if policy.exclusions.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<String> = policy.exclusions.iter().map(|x| quoted(&x.id)).collect();
+        format!(" AND NOT ({})", ids.join(" OR "))
+    };
+    let _ = writeln!(
+        sql,
+        "decided AS (SELECT exclusions.*, COALESCE(({}), false){excluded} AS eligible FROM exclusions)",
+        policy.eligible
+    );
+    let amount = match &policy.payment {
+        Some(p) => format!(
+            "CASE WHEN eligible THEN COALESCE(CAST(({}) AS BIGINT), 0) ELSE CAST(0 AS BIGINT) END",
+            p.amount.expr
+        ),
+        None => "CAST(0 AS BIGINT)".to_string(),
+    };
+    let _ = write!(
+        sql,
+        "SELECT decided.*, {amount} AS amount FROM decided ORDER BY subject"
+    );
+    Plan {
+        sql,
+        tables,
+        conditions: policy.conditions.iter().map(|c| c.id.clone()).collect(),
+    }
+}
+
+/// Registers the data center's snapshot of each dataset the plan reads (`dataset` to file).
+pub async fn register_snapshots(
+    ctx: &SessionContext,
+    plan: &Plan,
+    snapshots: &BTreeMap<String, &Path>,
+) -> Result<(), EvaluationError> {
+    for t in &plan.tables {
+        let path = snapshots
+            .get(&t.dataset)
+            .ok_or_else(|| EvaluationError::MissingSnapshot(t.dataset.clone()))?;
+        ctx.register_parquet(
+            &t.name,
+            &path.display().to_string(),
+            ParquetReadOptions::default(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Runs the plan on the tables registered in `ctx`.
+pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, EvaluationError> {
+    let batches = ctx.sql(&plan.sql).await?.collect().await?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let column = |name: &str| {
+            batch
+                .column_by_name(name)
+                .cloned()
+                .ok_or_else(|| EvaluationError::Result(name.to_string()))
+        };
+        let subject = cast(&column("subject")?, &DataType::Utf8)?;
+        let subject = subject
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| EvaluationError::Result("subject".into()))?;
+        let booleans = |name: &str| -> Result<BooleanArray, EvaluationError> {
+            column(name)?
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .cloned()
+                .ok_or_else(|| EvaluationError::Result(name.to_string()))
+        };
+        let eligible = booleans("eligible")?;
+        let conditions: Vec<BooleanArray> = plan
+            .conditions
+            .iter()
+            .map(|c| booleans(c))
+            .collect::<Result<_, _>>()?;
+        let amount = column("amount")?;
+        let amount = amount
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .ok_or_else(|| EvaluationError::Result("amount".into()))?;
+        for row in 0..batch.num_rows() {
+            out.push(Decision {
+                subject: subject.value(row).to_string(),
+                conditions: plan
+                    .conditions
+                    .iter()
+                    .zip(&conditions)
+                    .map(|(id, a)| (id.clone(), a.is_valid(row) && a.value(row)))
+                    .collect(),
+                eligible: eligible.is_valid(row) && eligible.value(row),
+                amount: if amount.is_valid(row) {
+                    amount.value(row)
+                } else {
+                    0
+                },
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The Arrow type of an element as the data center writes it.
+fn arrow_type(ty: ElementType) -> DataType {
+    match ty {
+        ElementType::String | ElementType::Date => DataType::Utf8,
+        ElementType::Integer | ElementType::Money => DataType::Int64,
+        ElementType::Real => DataType::Float64,
+        ElementType::Boolean => DataType::Boolean,
+    }
+}
+
+/// The subject an example stands for in the in-memory tables.
+fn example_subject(i: usize) -> String {
+    format!("example-{i:04}")
+}
+
+/// Builds one in-memory table per dataset from the examples: an example has a row in a
+/// dataset when it gives any of that dataset's inputs.
+fn example_tables(
+    policy: &Policy,
+    plan: &Plan,
+) -> Result<Vec<(String, MemTable)>, EvaluationError> {
+    let mut out = Vec::new();
+    for t in &plan.tables {
+        let mine: Vec<_> = policy
+            .inputs
+            .iter()
+            .filter(|input| input.dataset == t.dataset)
+            .collect();
+        let rows: Vec<usize> = policy
+            .examples
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| mine.iter().any(|input| e.inputs.contains_key(&input.name)))
+            .map(|(i, _)| i)
+            .collect();
+        let mut fields = vec![Field::new("subject", DataType::Utf8, false)];
+        let mut arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(
+            rows.iter().map(|&i| example_subject(i)).collect::<Vec<_>>(),
+        ))];
+        for (field, ty) in &t.fields {
+            fields.push(Field::new(field, arrow_type(*ty), true));
+            // The value the example gives any input that reads this field.
+            let value = |i: usize| {
+                mine.iter()
+                    .filter(|input| &input.field == field)
+                    .find_map(|input| policy.examples[i].inputs.get(&input.name))
+            };
+            let array: ArrayRef =
+                match arrow_type(*ty) {
+                    DataType::Int64 => Arc::new(Int64Array::from_iter(rows.iter().map(|&i| {
+                        match value(i) {
+                            Some(ExampleValue::Integer(v)) => Some(*v),
+                            _ => None,
+                        }
+                    }))),
+                    DataType::Float64 => Arc::new(Float64Array::from_iter(rows.iter().map(|&i| {
+                        match value(i) {
+                            Some(ExampleValue::Real(v)) => Some(*v),
+                            Some(ExampleValue::Integer(v)) => Some(*v as f64),
+                            _ => None,
+                        }
+                    }))),
+                    DataType::Boolean => Arc::new(BooleanArray::from_iter(rows.iter().map(|&i| {
+                        match value(i) {
+                            Some(ExampleValue::Boolean(v)) => Some(*v),
+                            _ => None,
+                        }
+                    }))),
+                    _ => Arc::new(StringArray::from_iter(rows.iter().map(|&i| {
+                        match value(i) {
+                            Some(ExampleValue::Text(v)) => Some(v.clone()),
+                            _ => None,
+                        }
+                    }))),
+                };
+            arrays.push(array);
+        }
+        let schema = Arc::new(Schema::new(fields));
+        let batch = RecordBatch::try_new(schema.clone(), arrays)?;
+        out.push((
+            t.name.clone(),
+            MemTable::try_new(schema, vec![vec![batch]])?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Runs a checked policy's `[[test]]` examples through its plan on DataFusion. Returns how
+/// many ran, or an [`ErrorKind::ExampleFailed`] error at each failing example's `[[test]]`
+/// entry in `file`.
+pub fn check_examples(policy: &Policy, file: &str) -> Result<usize, Vec<PolicyError>> {
+    let whole = |message: String| {
+        vec![PolicyError {
+            file: file.to_string(),
+            line: 1,
+            column: 1,
+            kind: ErrorKind::ExampleFailed,
+            message,
+        }]
+    };
+    let decisions = match evaluate_examples(policy) {
+        Ok(d) => d,
+        Err(e) => return Err(whole(format!("the examples could not be evaluated: {e}"))),
+    };
+    let by_subject: BTreeMap<&str, &Decision> =
+        decisions.iter().map(|d| (d.subject.as_str(), d)).collect();
+    let mut errors = Vec::new();
+    for (i, example) in policy.examples.iter().enumerate() {
+        let subject = example_subject(i);
+        let got = by_subject.get(subject.as_str());
+        let (eligible, amount) = got.map_or((false, 0), |d| (d.eligible, d.amount));
+        let expected_amount = example.amount.unwrap_or(0);
+        if eligible == example.eligible && amount == expected_amount {
+            continue;
+        }
+        let held: Vec<String> = got
+            .map(|d| {
+                d.conditions
+                    .iter()
+                    .map(|(id, v)| format!("{id}={v}"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let say = |e: bool, a: i64| {
+            if e {
+                format!("eligible, {a} fen")
+            } else {
+                "not eligible".to_string()
+            }
+        };
+        errors.push(PolicyError {
+            file: file.to_string(),
+            line: example.line,
+            column: example.column,
+            kind: ErrorKind::ExampleFailed,
+            message: format!(
+                "example '{}' expects {}, but the policy decides {} (conditions: {})",
+                example.name,
+                say(example.eligible, expected_amount),
+                say(eligible, amount),
+                if held.is_empty() {
+                    "no data".to_string()
+                } else {
+                    held.join(", ")
+                }
+            ),
+        });
+    }
+    if errors.is_empty() {
+        Ok(policy.examples.len())
+    } else {
+        Err(errors)
+    }
+}
+
+fn evaluate_examples(policy: &Policy) -> Result<Vec<Decision>, EvaluationError> {
+    let plan = compile(policy);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .map_err(EvaluationError::Runtime)?;
+    runtime.block_on(async {
+        let ctx = SessionContext::new();
+        for (name, table) in example_tables(policy, &plan)? {
+            ctx.register_table(name.as_str(), Arc::new(table))?;
+        }
+        run(&ctx, &plan).await
+    })
+}

@@ -1,0 +1,121 @@
+//! The plan runs on Parquet snapshots shaped like the data center's, joined on the subject.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow_schema::{Field, Schema};
+use errandless_evaluation::{compile, register_snapshots, run};
+use errandless_policy::Policy;
+use errandless_standards::Standard;
+use parquet::arrow::ArrowWriter;
+
+const POLICY: &str = r#"id = "nursing-test"
+title = { zh = "护理补贴", en = "Nursing allowance" }
+legal_basis = [{ ref = "Test notice (synthetic)" }]
+subject = "person"
+valid = { from = "2026-01-01", to = "2026-12-31" }
+amount = "CASE grade WHEN 1 THEN 10000 ELSE 8000 END"
+pay_to = "account"
+frequency = "monthly"
+eligible = "severe"
+[inputs]
+grade = "disabled_persons.certificate.grade"
+account = "finance.one_card.account"
+[[condition]]
+id = "severe"
+when = "grade IN (1, 2)"
+cite = "art. 1"
+"#;
+
+fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        columns.into_iter().map(|(_, a)| a).collect(),
+    )
+    .expect("a batch");
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer = ArrowWriter::try_new(file, schema, None).expect("a writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+}
+
+fn strings(v: &[&str]) -> ArrayRef {
+    Arc::new(StringArray::from(v.to_vec()))
+}
+
+#[test]
+fn decisions_from_parquet_snapshots() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let cert = dir.path().join("cert.parquet");
+    let card = dir.path().join("card.parquet");
+    // A has grade 1, B grade 3, C two certificates (grade 2 and 4): one row per subject, the
+    // first in field order. D has only an account.
+    write(
+        &cert,
+        vec![
+            ("subject", strings(&["A", "B", "C", "C"])),
+            (
+                "grade",
+                Arc::new(Int64Array::from(vec![1, 3, 4, 2])) as ArrayRef,
+            ),
+            (
+                "row_hash",
+                Arc::new(Int64Array::from(vec![7, 8, 9, 10])) as ArrayRef,
+            ),
+        ],
+    );
+    write(
+        &card,
+        vec![
+            ("subject", strings(&["A", "D"])),
+            ("account", strings(&["6228", "6229"])),
+            (
+                "row_hash",
+                Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef,
+            ),
+        ],
+    );
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let plan = compile(&policy);
+    assert_eq!(plan.tables.len(), 2);
+    let snapshots: BTreeMap<String, &Path> = [
+        ("disabled_persons.certificate".to_string(), cert.as_path()),
+        ("finance.one_card".to_string(), card.as_path()),
+    ]
+    .into_iter()
+    .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let decisions = runtime.block_on(async {
+        let ctx = datafusion_ctx();
+        register_snapshots(&ctx, &plan, &snapshots)
+            .await
+            .expect("registered");
+        run(&ctx, &plan).await.expect("ran")
+    });
+    let got: Vec<(&str, bool, i64)> = decisions
+        .iter()
+        .map(|d| (d.subject.as_str(), d.eligible, d.amount))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("A", true, 10000),
+            ("B", false, 0),
+            ("C", true, 8000),
+            ("D", false, 0)
+        ]
+    );
+}
+
+fn datafusion_ctx() -> datafusion::prelude::SessionContext {
+    datafusion::prelude::SessionContext::new()
+}
