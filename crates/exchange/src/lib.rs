@@ -123,7 +123,7 @@ pub use read::{
 };
 pub use recorder::{Placement, Recorder, RecorderError};
 pub use sync::{
-    Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport, DATACENTER_DIR,
+    snapshots, Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport, DATACENTER_DIR,
     LEDGER_BATCH, SNAPSHOT_KIND,
 };
 

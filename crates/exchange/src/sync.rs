@@ -393,15 +393,7 @@ impl Exchange {
         consumer: &str,
         dataset: &str,
     ) -> Result<Vec<Snapshot>, SyncError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SNAPSHOT_COLUMNS} FROM exchange_snapshots \
-             WHERE consumer = $1 AND dataset = $2 ORDER BY version"
-        ))
-        .bind(consumer)
-        .bind(dataset)
-        .fetch_all(self.store().pool())
-        .await?;
-        rows.iter().map(snapshot_of).collect()
+        snapshots(self.store(), consumer, dataset).await
     }
 
     /// The ledger leaves of the bulk syncs that touched `subject`, oldest first. Each snapshot
@@ -777,6 +769,25 @@ impl Exchange {
             .map_err(|e| ledger_error(&e))?;
         Ok(())
     }
+}
+
+/// Every snapshot version of `dataset` held by `consumer`, oldest first, read from the
+/// platform store alone: what a reader of the data center needs, without opening the islands
+/// or the ledger.
+pub async fn snapshots(
+    store: &errandless_store::Store,
+    consumer: &str,
+    dataset: &str,
+) -> Result<Vec<Snapshot>, SyncError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {SNAPSHOT_COLUMNS} FROM exchange_snapshots \
+         WHERE consumer = $1 AND dataset = $2 ORDER BY version"
+    ))
+    .bind(consumer)
+    .bind(dataset)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(snapshot_of).collect()
 }
 
 fn mirror(from: &ProgressCell, to: &SyncProgress) {
