@@ -33,9 +33,13 @@ use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, Recor
 use arrow_schema::{DataType, Field, Schema};
 use datafusion::arrow::compute::cast;
 use datafusion::datasource::MemTable;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::ParquetReadOptions;
 use errandless_policy::{ErrorKind, ExampleValue, Policy, PolicyError};
 use errandless_standards::ElementType;
+
+mod simulation;
+pub use datafusion::prelude::SessionContext;
+pub use simulation::{simulate, Simulation, Tally};
 
 /// Why an evaluation could not run.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +73,9 @@ pub struct Plan {
     pub sql: String,
     pub tables: Vec<TableUse>,
     pub conditions: Vec<String>,
+    pub exclusions: Vec<String>,
+    /// The input that holds the payee's account, for a paying policy.
+    pub pay_to: Option<String>,
 }
 
 /// What the policy decided for one subject.
@@ -77,7 +84,14 @@ pub struct Decision {
     pub subject: String,
     /// Each condition's id and whether it held.
     pub conditions: Vec<(String, bool)>,
+    /// Each exclusion's id and whether it applied.
+    pub exclusions: Vec<(String, bool)>,
     pub eligible: bool,
+    /// Whether the payee's account is known (always true for a screen).
+    pub payable: bool,
+    /// Per condition, in the order of `conditions`: whether the eligibility combination would
+    /// hold were that condition met.
+    pub eligible_if_met: Vec<bool>,
     /// Per payment, in fen; 0 when not eligible or for a screen.
     pub amount: i64,
 }
@@ -174,9 +188,22 @@ pub fn compile(policy: &Policy) -> Plan {
         let ids: Vec<String> = policy.exclusions.iter().map(|x| quoted(&x.id)).collect();
         format!(" AND NOT ({})", ids.join(" OR "))
     };
+    // Per condition, whether the combination would hold were that condition met: what makes
+    // a near miss of a subject who fails it alone.
+    let if_met: String = policy
+        .conditions
+        .iter()
+        .map(|c| {
+            format!(
+                ", COALESCE(({}), false) AS {}",
+                with_condition_met(&policy.eligible, &c.id),
+                quoted(&if_met_column(&c.id))
+            )
+        })
+        .collect();
     let _ = writeln!(
         sql,
-        "decided AS (SELECT exclusions.*, COALESCE(({}), false){excluded} AS eligible FROM exclusions)",
+        "decided AS (SELECT exclusions.*, COALESCE(({}), false){excluded} AS eligible{if_met} FROM exclusions)",
         policy.eligible
     );
     let amount = match &policy.payment {
@@ -194,7 +221,31 @@ pub fn compile(policy: &Policy) -> Plan {
         sql,
         tables,
         conditions: policy.conditions.iter().map(|c| c.id.clone()).collect(),
+        exclusions: policy.exclusions.iter().map(|x| x.id.clone()).collect(),
+        pay_to: policy.payment.as_ref().map(|p| p.pay_to.clone()),
     }
+}
+
+/// The result column that says whether the eligibility combination holds with `condition` met.
+fn if_met_column(condition: &str) -> String {
+    format!("if_met:{condition}")
+}
+
+/// The eligibility combination with every mention of `condition` replaced by `TRUE`.
+fn with_condition_met(combination: &str, condition: &str) -> String {
+    use datafusion::sql::sqlparser::dialect::GenericDialect;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    let Ok(tokens) = Tokenizer::new(&GenericDialect {}, combination).tokenize() else {
+        // The checker parsed it already; leave it as it is rather than guess.
+        return combination.to_owned();
+    };
+    tokens
+        .into_iter()
+        .map(|t| match &t {
+            Token::Word(w) if w.value == condition => "TRUE".to_owned(),
+            _ => t.to_string(),
+        })
+        .collect()
 }
 
 /// Registers the data center's snapshot of each dataset the plan reads (`dataset` to file).
@@ -246,6 +297,17 @@ pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, Eva
             .iter()
             .map(|c| booleans(c))
             .collect::<Result<_, _>>()?;
+        let exclusions: Vec<BooleanArray> = plan
+            .exclusions
+            .iter()
+            .map(|x| booleans(x))
+            .collect::<Result<_, _>>()?;
+        let account = plan.pay_to.as_deref().map(column).transpose()?;
+        let if_met: Vec<BooleanArray> = plan
+            .conditions
+            .iter()
+            .map(|c| booleans(&if_met_column(c)))
+            .collect::<Result<_, _>>()?;
         let amount = column("amount")?;
         let amount = amount
             .as_any()
@@ -260,7 +322,18 @@ pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, Eva
                     .zip(&conditions)
                     .map(|(id, a)| (id.clone(), a.is_valid(row) && a.value(row)))
                     .collect(),
+                exclusions: plan
+                    .exclusions
+                    .iter()
+                    .zip(&exclusions)
+                    .map(|(id, a)| (id.clone(), a.is_valid(row) && a.value(row)))
+                    .collect(),
                 eligible: eligible.is_valid(row) && eligible.value(row),
+                payable: account.as_ref().is_none_or(|a| a.is_valid(row)),
+                eligible_if_met: if_met
+                    .iter()
+                    .map(|a| a.is_valid(row) && a.value(row))
+                    .collect(),
                 amount: if amount.is_valid(row) {
                     amount.value(row)
                 } else {
@@ -439,4 +512,22 @@ fn evaluate_examples(policy: &Policy) -> Result<Vec<Decision>, EvaluationError> 
         }
         run(&ctx, &plan).await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_condition_met;
+
+    #[test]
+    fn a_met_condition_is_replaced_by_true_and_nothing_else_is() {
+        assert_eq!(
+            with_condition_met("poor AND (admitted OR transfer) AND NOT poorer", "poor"),
+            "TRUE AND (admitted OR transfer) AND NOT poorer"
+        );
+        assert_eq!(
+            with_condition_met("a AND age >= 60 AND \"a\"", "a"),
+            "TRUE AND age >= 60 AND TRUE"
+        );
+        assert_eq!(with_condition_met("b OR c", "a"), "b OR c");
+    }
 }

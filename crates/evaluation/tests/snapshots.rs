@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
-use errandless_evaluation::{compile, register_snapshots, run};
+use errandless_evaluation::{compile, register_snapshots, run, simulate};
 use errandless_policy::Policy;
 use errandless_standards::Standard;
 use parquet::arrow::ArrowWriter;
@@ -19,14 +19,18 @@ valid = { from = "2026-01-01", to = "2026-12-31" }
 amount = "CASE grade WHEN 1 THEN 10000 ELSE 8000 END"
 pay_to = "account"
 frequency = "monthly"
-eligible = "severe"
+eligible = "certified AND severe"
 [inputs]
 grade = "disabled_persons.certificate.grade"
 account = "finance.one_card.account"
 [[condition]]
+id = "certified"
+when = "grade IS NOT NULL"
+cite = "art. 1"
+[[condition]]
 id = "severe"
 when = "grade IN (1, 2)"
-cite = "art. 1"
+cite = "art. 2"
 "#;
 
 fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
@@ -113,6 +117,23 @@ fn decisions_from_parquet_snapshots() {
             ("C", true, 8000),
             ("D", false, 0)
         ]
+    );
+    let payable: Vec<bool> = decisions.iter().map(|d| d.payable).collect();
+    assert_eq!(payable, [true, false, false, true], "C has no account");
+
+    let sim = simulate(&policy, &decisions);
+    assert_eq!(sim.evaluated, 4);
+    assert_eq!((sim.eligible, sim.payable, sim.without_account), (2, 1, 1));
+    assert_eq!(
+        sim.per_payment, 10000,
+        "only A is paid until C's account is known"
+    );
+    assert_eq!(sim.payments, 12, "monthly over 2026");
+    assert_eq!(sim.total(), 120_000);
+    assert_eq!(
+        sim.near_misses,
+        BTreeMap::from([("severe".to_string(), 1)]),
+        "B (grade 3) misses on severity alone; D, with no certificate, meets no condition"
     );
 }
 
