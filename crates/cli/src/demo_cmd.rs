@@ -45,6 +45,11 @@ const BULK: &[BulkSpec] = &[
         law: "《中华人民共和国户口登记条例》",
     },
     BulkSpec {
+        dataset: "public_security.household",
+        purpose: Purpose::BenefitEligibility,
+        law: "《中华人民共和国户口登记条例》",
+    },
+    BulkSpec {
         dataset: "rural_revitalisation.poor_household",
         purpose: Purpose::BenefitEligibility,
         law: "《中华人民共和国乡村振兴促进法》",

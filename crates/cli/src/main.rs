@@ -156,7 +156,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bank { command } => pay_cmd::bank(command),
         Command::Member { command } => member_cmd::run(command, &settings),
         Command::Serve(args) => serve_cmd::run(args, &settings),
-        Command::Policy { command } => Ok(policy_cmd::run(command)),
+        Command::Policy { command } => policy_cmd::run(command, &settings),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);
             Ok(standard_cmd::run(command, &|code| {

@@ -1,10 +1,23 @@
-//! `errandless policy`: check benefit policies written as code.
+//! `errandless policy`: check benefit policies written as code, and simulate them over the
+//! data center's snapshots.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
+use anyhow::{bail, Context as _};
 use clap::Subcommand;
+use errandless_evaluation::{
+    compile, register_snapshots, run as evaluate, simulate, SessionContext, Simulation,
+};
+use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
+use errandless_store::Store;
+
+use crate::config::Settings;
+use crate::sync_cmd::DATA_CENTER_MEMBER;
 
 #[derive(Debug, Subcommand)]
 pub enum PolicyCommand {
@@ -17,13 +30,60 @@ pub enum PolicyCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Report what enacting each policy would do, with no side effect: how many qualify and
+    /// the total cost, by city and county, and the near misses (people who fail one condition
+    /// alone, and people who qualify but have no account). Reads the newest snapshot of each
+    /// dataset the policy uses from the data center (`errandless sync` makes them).
+    Simulate {
+        /// The policy files (TOML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The member whose snapshots are read.
+        #[arg(long, default_value = DATA_CENTER_MEMBER)]
+        consumer: String,
+        /// Also write every subject's decision to this CSV file: policy, subject, eligible,
+        /// amount (fen), payable, and the conditions that failed.
+        #[arg(long, value_name = "FILE")]
+        decisions: Option<PathBuf>,
+    },
 }
 
-pub fn run(cmd: PolicyCommand) -> ExitCode {
+pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     match cmd {
-        PolicyCommand::Check { files } => {
-            let mut invalid = false;
+        PolicyCommand::Check { files } => Ok(check(&files)),
+        PolicyCommand::Simulate {
+            files,
+            consumer,
+            decisions,
+        } => {
+            // Checked first, examples included, on the examples' own runtime.
+            let mut policies = Vec::new();
             for file in &files {
+                match load_checked(file) {
+                    Some(p) => policies.push(p),
+                    None => return Ok(ExitCode::from(1)),
+                }
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("while starting the runtime")?;
+            runtime.block_on(simulate_policies(
+                settings,
+                &policies,
+                &consumer,
+                decisions.as_deref(),
+            ))
+        }
+    }
+}
+
+fn check(files: &[PathBuf]) -> ExitCode {
+    {
+        {
+            let mut invalid = false;
+            for file in files {
                 let name = file.display().to_string();
                 let checked = Policy::load(file).and_then(|policy| {
                     errandless_evaluation::check_examples(&policy, &name).map(|n| (policy, n))
@@ -42,5 +102,236 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
             }
             ExitCode::from(u8::from(invalid))
         }
+    }
+}
+
+/// Loads and checks a policy, examples included; prints its errors.
+fn load_checked(file: &Path) -> Option<Policy> {
+    let name = file.display().to_string();
+    match Policy::load(file)
+        .and_then(|policy| errandless_evaluation::check_examples(&policy, &name).map(|_| policy))
+    {
+        Ok(policy) => Some(policy),
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            None
+        }
+    }
+}
+
+async fn simulate_policies(
+    settings: &Settings,
+    policies: &[Policy],
+    consumer: &str,
+    decisions_file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let mut decisions_out = match decisions_file {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("while creating {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            writeln!(out, "policy,subject,eligible,amount,payable,failed")?;
+            Some(out)
+        }
+        None => None,
+    };
+    let store = Store::open(&settings.store_location())
+        .await
+        .with_context(|| {
+            format!(
+                "while opening the platform store of {}",
+                settings.data.display()
+            )
+        })?;
+    errandless_exchange::migrate(&store).await?;
+    let datacenter = settings.data.join(DATACENTER_DIR);
+    let names = division_names(&settings.data);
+    for policy in policies {
+        let plan = compile(policy);
+        let mut files = BTreeMap::new();
+        println!("{}  {} / {}", policy.id, policy.title.zh, policy.title.en);
+        for t in &plan.tables {
+            let Some(latest) = errandless_exchange::snapshots(&store, consumer, &t.dataset)
+                .await?
+                .pop()
+            else {
+                bail!(
+                    "{} reads {}, but {consumer} holds no snapshot of it: run `errandless sync` under a bulk grant",
+                    policy.id,
+                    t.dataset
+                );
+            };
+            if let Some((missing, _)) = t.fields.iter().find(|(f, _)| !latest.fields.contains(f)) {
+                bail!(
+                    "{} reads {}.{missing}, but snapshot {} (version {}) does not hold that field: its grant does not cover it",
+                    policy.id,
+                    t.dataset,
+                    latest.id,
+                    latest.version
+                );
+            }
+            let path = datacenter.join(latest.id.file_name());
+            if !path.is_file() {
+                bail!(
+                    "snapshot {} of {} is missing from {}",
+                    latest.id,
+                    t.dataset,
+                    datacenter.display()
+                );
+            }
+            println!(
+                "  reads {:<38} version {:>3}  {}  {:>10} rows",
+                t.dataset,
+                latest.version,
+                &latest.id.to_hex()[..16],
+                latest.rows
+            );
+            files.insert(t.dataset.clone(), path);
+        }
+        let started = Instant::now();
+        let ctx = SessionContext::new();
+        let paths: BTreeMap<String, &Path> = files
+            .iter()
+            .map(|(d, p)| (d.clone(), p.as_path()))
+            .collect();
+        register_snapshots(&ctx, &plan, &paths)
+            .await
+            .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
+        let decisions = evaluate(&ctx, &plan)
+            .await
+            .with_context(|| format!("while evaluating {}", policy.id))?;
+        let simulation = simulate(policy, &decisions);
+        if let Some(out) = decisions_out.as_mut() {
+            for d in &decisions {
+                let failed: Vec<&str> = d
+                    .conditions
+                    .iter()
+                    .filter(|(_, held)| !held)
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{}",
+                    policy.id,
+                    d.subject,
+                    d.eligible,
+                    d.amount,
+                    d.payable,
+                    failed.join(";")
+                )?;
+            }
+        }
+        print_simulation(&simulation, &names, started.elapsed().as_secs_f64());
+    }
+    if let (Some(mut out), Some(path)) = (decisions_out, decisions_file) {
+        out.flush()
+            .with_context(|| format!("while writing {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Division names by 12-digit code, from the province's `divisions.csv` when it is there.
+fn division_names(data: &Path) -> BTreeMap<String, String> {
+    let Ok(text) = std::fs::read_to_string(data.join("divisions.csv")) else {
+        return BTreeMap::new();
+    };
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cells = line.split(',');
+            Some((cells.next()?.to_owned(), cells.next()?.to_owned()))
+        })
+        .collect()
+}
+
+/// Fen as yuan with thousands separators: `1234500` is `¥12,345.00`.
+pub(crate) fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    let whole = (fen / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}¥{grouped}.{:02}", fen % 100)
+}
+
+fn print_simulation(s: &Simulation, names: &BTreeMap<String, String>, seconds: f64) {
+    println!("  evaluated {} subjects in {seconds:.2} s", s.evaluated);
+    println!(
+        "  eligible {} (payable {}, without an account {})",
+        s.eligible, s.payable, s.without_account
+    );
+    if s.payments > 0 {
+        println!(
+            "  cost {} per payment x {} = {}",
+            yuan(s.per_payment),
+            s.payments,
+            yuan(s.total())
+        );
+    } else {
+        println!("  a screen: it pays nothing and lists the eligible for confirmation");
+    }
+    if s.near_misses.is_empty() {
+        println!("  near misses: none fail a single condition alone");
+    } else {
+        let list: Vec<String> = s
+            .near_misses
+            .iter()
+            .map(|(c, n)| format!("{c} {n}"))
+            .collect();
+        println!(
+            "  near misses (fail one condition alone): {} ({})",
+            s.near_miss_count(),
+            list.join(", ")
+        );
+    }
+    let name = |code6: &str| {
+        names
+            .get(&format!("{code6}000000"))
+            .map_or("", String::as_str)
+            .to_owned()
+    };
+    println!(
+        "  {:<28} {:>9} {:>18}",
+        "city / county", "eligible", "per payment"
+    );
+    for (city, tally) in &s.by_city {
+        println!(
+            "  {:<28} {:>9} {:>18}",
+            format!("{city} {}", name(city)),
+            tally.eligible,
+            yuan(tally.amount)
+        );
+        let prefix = city.get(..4).unwrap_or(city);
+        for (county, t) in s.by_county.range(prefix.to_owned()..) {
+            if !county.starts_with(prefix) {
+                break;
+            }
+            println!(
+                "    {:<26} {:>9} {:>18}",
+                format!("{county} {}", name(county)),
+                t.eligible,
+                yuan(t.amount)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::yuan;
+
+    #[test]
+    fn fen_print_as_grouped_yuan() {
+        assert_eq!(yuan(0), "¥0.00");
+        assert_eq!(yuan(5), "¥0.05");
+        assert_eq!(yuan(123_456_789), "¥1,234,567.89");
+        assert_eq!(yuan(-100_000), "-¥1,000.00");
     }
 }

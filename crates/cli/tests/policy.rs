@@ -1,18 +1,9 @@
 //! `errandless policy check`: the pack passes, mistakes are named at their place, exit codes.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-fn errandless(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_errandless"))
-        .current_dir(dir)
-        .env_remove("ERRANDLESS_DATA")
-        .env_remove("ERRANDLESS_CONFIG")
-        .env_remove("ERRANDLESS_STORE_URL")
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+mod common;
+use common::errandless;
 
 fn pack() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies")
