@@ -187,12 +187,86 @@ pub(crate) async fn walk(
     heading("7. the data tracker of one citizen");
     tracker(&exchange, &log_dir, &datacenter, &verifier, &citizen).await?;
 
+    heading("8. the policy pack, simulated over the snapshots (nothing is paid)");
+    simulate_pack(&store, &datacenter).await?;
+
     println!();
     println!(
         "next: ERRANDLESS_OPERATOR_TOKEN=change-me errandless --data {} serve",
         data.display()
     );
     store.close().await;
+    Ok(())
+}
+
+/// The demonstration pack of `policies/`, built into the binary so the demo runs anywhere.
+const PACK: &[(&str, &str)] = &[
+    (
+        "freshman-subsidy.toml",
+        include_str!("../../../policies/freshman-subsidy.toml"),
+    ),
+    (
+        "elderly-allowance.toml",
+        include_str!("../../../policies/elderly-allowance.toml"),
+    ),
+    (
+        "disability-living-allowance.toml",
+        include_str!("../../../policies/disability-living-allowance.toml"),
+    ),
+    (
+        "disability-nursing-allowance.toml",
+        include_str!("../../../policies/disability-nursing-allowance.toml"),
+    ),
+    (
+        "dibao-screen.toml",
+        include_str!("../../../policies/dibao-screen.toml"),
+    ),
+];
+
+/// Evaluates each policy of the pack over the data center and prints one line each.
+async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
+    println!(
+        "{:<34} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7}",
+        "policy",
+        "evaluated",
+        "eligible",
+        "no account",
+        "near misses",
+        "cost over validity",
+        "seconds"
+    );
+    for (file, text) in PACK {
+        let policy = errandless_policy::Policy::parse(file, text, Standard::builtin()).map_err(
+            |errors| {
+                anyhow::anyhow!(
+                    "the built-in policy {file} is invalid: {}",
+                    errors
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                )
+            },
+        )?;
+        let evaluated =
+            crate::policy_cmd::evaluate_policy(store, datacenter, DATA_CENTER_MEMBER, &policy)
+                .await?;
+        let s = errandless_evaluation::simulate(&policy, &evaluated.decisions);
+        println!(
+            "{:<34} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7.2}",
+            policy.id,
+            s.evaluated,
+            s.eligible,
+            s.without_account,
+            s.near_miss_count(),
+            if s.payments == 0 {
+                "screen".to_owned()
+            } else {
+                crate::policy_cmd::yuan(s.total())
+            },
+            evaluated.took.as_secs_f64()
+        );
+    }
     Ok(())
 }
 

@@ -149,59 +149,18 @@ async fn simulate_policies(
     let datacenter = settings.data.join(DATACENTER_DIR);
     let names = division_names(&settings.data);
     for policy in policies {
-        let plan = compile(policy);
-        let mut files = BTreeMap::new();
         println!("{}  {} / {}", policy.id, policy.title.zh, policy.title.en);
-        for t in &plan.tables {
-            let Some(latest) = errandless_exchange::snapshots(&store, consumer, &t.dataset)
-                .await?
-                .pop()
-            else {
-                bail!(
-                    "{} reads {}, but {consumer} holds no snapshot of it: run `errandless sync` under a bulk grant",
-                    policy.id,
-                    t.dataset
-                );
-            };
-            if let Some((missing, _)) = t.fields.iter().find(|(f, _)| !latest.fields.contains(f)) {
-                bail!(
-                    "{} reads {}.{missing}, but snapshot {} (version {}) does not hold that field: its grant does not cover it",
-                    policy.id,
-                    t.dataset,
-                    latest.id,
-                    latest.version
-                );
-            }
-            let path = datacenter.join(latest.id.file_name());
-            if !path.is_file() {
-                bail!(
-                    "snapshot {} of {} is missing from {}",
-                    latest.id,
-                    t.dataset,
-                    datacenter.display()
-                );
-            }
+        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy).await?;
+        for snapshot in &evaluated.snapshots {
             println!(
                 "  reads {:<38} version {:>3}  {}  {:>10} rows",
-                t.dataset,
-                latest.version,
-                &latest.id.to_hex()[..16],
-                latest.rows
+                snapshot.dataset,
+                snapshot.version,
+                &snapshot.id.to_hex()[..16],
+                snapshot.rows
             );
-            files.insert(t.dataset.clone(), path);
         }
-        let started = Instant::now();
-        let ctx = SessionContext::new();
-        let paths: BTreeMap<String, &Path> = files
-            .iter()
-            .map(|(d, p)| (d.clone(), p.as_path()))
-            .collect();
-        register_snapshots(&ctx, &plan, &paths)
-            .await
-            .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
-        let decisions = evaluate(&ctx, &plan)
-            .await
-            .with_context(|| format!("while evaluating {}", policy.id))?;
+        let decisions = evaluated.decisions;
         let simulation = simulate(policy, &decisions);
         if let Some(out) = decisions_out.as_mut() {
             for d in &decisions {
@@ -223,13 +182,83 @@ async fn simulate_policies(
                 )?;
             }
         }
-        print_simulation(&simulation, &names, started.elapsed().as_secs_f64());
+        print_simulation(&simulation, &names, evaluated.took.as_secs_f64());
     }
     if let (Some(mut out), Some(path)) = (decisions_out, decisions_file) {
         out.flush()
             .with_context(|| format!("while writing {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A policy evaluated over the data center.
+pub(crate) struct Evaluated {
+    /// The newest snapshot of each dataset the policy reads, in the plan's order.
+    pub snapshots: Vec<errandless_exchange::Snapshot>,
+    pub decisions: Vec<errandless_evaluation::Decision>,
+    pub took: std::time::Duration,
+}
+
+/// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads,
+/// naming a missing snapshot, one whose grant lacks a field, or a missing file.
+pub(crate) async fn evaluate_policy(
+    store: &Store,
+    datacenter: &Path,
+    consumer: &str,
+    policy: &Policy,
+) -> anyhow::Result<Evaluated> {
+    let plan = compile(policy);
+    let mut snapshots = Vec::new();
+    let mut files = BTreeMap::new();
+    for t in &plan.tables {
+        let Some(latest) = errandless_exchange::snapshots(store, consumer, &t.dataset)
+            .await?
+            .pop()
+        else {
+            bail!(
+                "{} reads {}, but {consumer} holds no snapshot of it: run `errandless sync` under a bulk grant",
+                policy.id,
+                t.dataset
+            );
+        };
+        if let Some((missing, _)) = t.fields.iter().find(|(f, _)| !latest.fields.contains(f)) {
+            bail!(
+                "{} reads {}.{missing}, but snapshot {} (version {}) does not hold that field: its grant does not cover it",
+                policy.id,
+                t.dataset,
+                latest.id,
+                latest.version
+            );
+        }
+        let path = datacenter.join(latest.id.file_name());
+        if !path.is_file() {
+            bail!(
+                "snapshot {} of {} is missing from {}",
+                latest.id,
+                t.dataset,
+                datacenter.display()
+            );
+        }
+        files.insert(t.dataset.clone(), path);
+        snapshots.push(latest);
+    }
+    let started = Instant::now();
+    let ctx = SessionContext::new();
+    let paths: BTreeMap<String, &Path> = files
+        .iter()
+        .map(|(d, p)| (d.clone(), p.as_path()))
+        .collect();
+    register_snapshots(&ctx, &plan, &paths)
+        .await
+        .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
+    let decisions = evaluate(&ctx, &plan)
+        .await
+        .with_context(|| format!("while evaluating {}", policy.id))?;
+    Ok(Evaluated {
+        snapshots,
+        decisions,
+        took: started.elapsed(),
+    })
 }
 
 /// Division names by 12-digit code, from the province's `divisions.csv` when it is there.

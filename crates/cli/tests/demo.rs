@@ -95,6 +95,37 @@ fn the_demo_walks_the_exchange_and_runs_again() {
         "{shown}"
     );
 
+    // The whole pack is evaluated over the snapshots the walk synced, and the bulk reads of
+    // the sync show in the citizen's tracker.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("data_bureau") && l.contains("allowed")),
+        "{shown}"
+    );
+    let pack = shown
+        .split("== 8. the policy pack")
+        .nth(1)
+        .expect("the simulation step");
+    for id in [
+        "freshman-subsidy-2026",
+        "elderly-allowance-2026",
+        "disability-living-allowance-2026",
+        "disability-nursing-allowance-2026",
+        "dibao-screen-2026",
+    ] {
+        let row = pack
+            .lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} in {pack}"));
+        let evaluated: u64 = row
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("a count in {row}"));
+        assert!(evaluated > 0, "{row}");
+    }
+
     // A second run in the same directory keeps the ledger, members and grants.
     let ledger_key = std::fs::read(data.join("ledger.key")).expect("the ledger key");
     let member_key = std::fs::read(data.join("members/data_bureau.key")).expect("a member key");
