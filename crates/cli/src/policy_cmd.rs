@@ -10,7 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
-    compile, register_snapshots, run as evaluate, simulate, SessionContext, Simulation,
+    compile, compile_for, register_snapshots, run as evaluate, simulate, SessionContext,
+    Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
@@ -46,6 +47,20 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "FILE")]
         decisions: Option<PathBuf>,
     },
+    /// Measure evaluation over the data center: the batch run of each policy over everyone,
+    /// then single-subject evaluations (what the portal asks) of subjects spread over the
+    /// population, printing their median and 99th percentile.
+    Bench {
+        /// The policy files (TOML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The member whose snapshots are read.
+        #[arg(long, default_value = DATA_CENTER_MEMBER)]
+        consumer: String,
+        /// Single-subject evaluations per policy.
+        #[arg(long, default_value_t = 200)]
+        subjects: usize,
+    },
 }
 
 pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -56,27 +71,113 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
             consumer,
             decisions,
         } => {
-            // Checked first, examples included, on the examples' own runtime.
-            let mut policies = Vec::new();
-            for file in &files {
-                match load_checked(file) {
-                    Some(p) => policies.push(p),
-                    None => return Ok(ExitCode::from(1)),
-                }
-            }
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .context("while starting the runtime")?;
-            runtime.block_on(simulate_policies(
+            let Some(policies) = load_all(&files) else {
+                return Ok(ExitCode::from(1));
+            };
+            runtime()?.block_on(simulate_policies(
                 settings,
                 &policies,
                 &consumer,
                 decisions.as_deref(),
             ))
         }
+        PolicyCommand::Bench {
+            files,
+            consumer,
+            subjects,
+        } => {
+            let Some(policies) = load_all(&files) else {
+                return Ok(ExitCode::from(1));
+            };
+            runtime()?.block_on(bench_policies(settings, &policies, &consumer, subjects))
+        }
     }
+}
+
+/// Every policy of `files`, checked with their examples on the examples' own runtime, or
+/// `None` once their errors are printed.
+fn load_all(files: &[PathBuf]) -> Option<Vec<Policy>> {
+    files.iter().map(|f| load_checked(f)).collect()
+}
+
+/// Two workers, as the machine has two cores; DataFusion runs its partitions on them.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("while starting the runtime")
+}
+
+async fn bench_policies(
+    settings: &Settings,
+    policies: &[Policy],
+    consumer: &str,
+    subjects: usize,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(settings).await?;
+    let datacenter = settings.data.join(DATACENTER_DIR);
+    for policy in policies {
+        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy).await?;
+        let rows: u64 = evaluated.snapshots.iter().map(|s| s.rows).sum();
+        println!(
+            "{}: batch run over {} subjects ({} snapshot rows) in {:.3} s",
+            policy.id,
+            evaluated.decisions.len(),
+            rows,
+            evaluated.took.as_secs_f64()
+        );
+        let step = (evaluated.decisions.len() / subjects.max(1)).max(1);
+        let picked: Vec<String> = evaluated
+            .decisions
+            .iter()
+            .step_by(step)
+            .take(subjects)
+            .map(|d| d.subject.clone())
+            .collect();
+        let ctx = SessionContext::new();
+        let plan = compile(policy);
+        register_snapshots(&ctx, &plan, &evaluated.files()).await?;
+        let mut times = Vec::with_capacity(picked.len());
+        for subject in &picked {
+            let plan = compile_for(policy, Some(std::slice::from_ref(subject)));
+            let started = Instant::now();
+            let decided = evaluate(&ctx, &plan).await?;
+            times.push(started.elapsed());
+            if decided.len() != 1 {
+                bail!("{subject} was decided {} times", decided.len());
+            }
+        }
+        times.sort_unstable();
+        if let (Some(p50), Some(p99), Some(max)) = (
+            times.get(times.len() / 2),
+            times.get(times.len() * 99 / 100),
+            times.last(),
+        ) {
+            println!(
+                "{}: single-subject evaluation of {} subjects: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                policy.id,
+                times.len(),
+                p50.as_secs_f64() * 1e3,
+                p99.as_secs_f64() * 1e3,
+                max.as_secs_f64() * 1e3
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    let store = Store::open(&settings.store_location())
+        .await
+        .with_context(|| {
+            format!(
+                "while opening the platform store of {}",
+                settings.data.display()
+            )
+        })?;
+    errandless_exchange::migrate(&store).await?;
+    Ok(store)
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
@@ -137,15 +238,7 @@ async fn simulate_policies(
         }
         None => None,
     };
-    let store = Store::open(&settings.store_location())
-        .await
-        .with_context(|| {
-            format!(
-                "while opening the platform store of {}",
-                settings.data.display()
-            )
-        })?;
-    errandless_exchange::migrate(&store).await?;
+    let store = open_store(settings).await?;
     let datacenter = settings.data.join(DATACENTER_DIR);
     let names = division_names(&settings.data);
     for policy in policies {
@@ -195,8 +288,19 @@ async fn simulate_policies(
 pub(crate) struct Evaluated {
     /// The newest snapshot of each dataset the policy reads, in the plan's order.
     pub snapshots: Vec<errandless_exchange::Snapshot>,
+    /// Their files, by dataset.
+    pub paths: BTreeMap<String, PathBuf>,
     pub decisions: Vec<errandless_evaluation::Decision>,
     pub took: std::time::Duration,
+}
+
+impl Evaluated {
+    fn files(&self) -> BTreeMap<String, &Path> {
+        self.paths
+            .iter()
+            .map(|(d, p)| (d.clone(), p.as_path()))
+            .collect()
+    }
 }
 
 /// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads,
@@ -256,6 +360,7 @@ pub(crate) async fn evaluate_policy(
         .with_context(|| format!("while evaluating {}", policy.id))?;
     Ok(Evaluated {
         snapshots,
+        paths: files,
         decisions,
         took: started.elapsed(),
     })

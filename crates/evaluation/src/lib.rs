@@ -101,8 +101,28 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Compiles a checked policy into its query.
+/// Compiles a checked policy into its query over the whole population.
 pub fn compile(policy: &Policy) -> Plan {
+    compile_for(policy, None)
+}
+
+/// Compiles a checked policy into its query over the whole population, or over `subjects`
+/// only: the single-subject evaluation and the delta run. The filter sits on every dataset's
+/// scan, where DataFusion prunes the snapshots' row groups (sorted by subject) by their
+/// statistics.
+pub fn compile_for(policy: &Policy, subjects: Option<&[String]>) -> Plan {
+    let only = subjects.map(|list| {
+        let literals: Vec<String> = list
+            .iter()
+            .map(|s| format!("'{}'", s.replace('\'', "''")))
+            .collect();
+        if literals.is_empty() {
+            " WHERE false".to_owned()
+        } else {
+            format!(" WHERE subject IN ({})", literals.join(", "))
+        }
+    });
+    let only = only.as_deref().unwrap_or("");
     let mut by_dataset: BTreeMap<&str, BTreeMap<&str, ElementType>> = BTreeMap::new();
     for input in &policy.inputs {
         by_dataset
@@ -140,7 +160,7 @@ pub fn compile(policy: &Policy) -> Plan {
         let order: Vec<String> = t.fields.iter().map(|(f, _)| quoted(f)).collect();
         let _ = writeln!(
             sql,
-            "s{i} AS (SELECT DISTINCT ON (subject) subject, {} FROM {} ORDER BY subject, {}),",
+            "s{i} AS (SELECT DISTINCT ON (subject) subject, {} FROM {}{only} ORDER BY subject, {}),",
             projection.join(", "),
             t.name,
             order.join(", ")
@@ -148,7 +168,7 @@ pub fn compile(policy: &Policy) -> Plan {
     }
     let union: Vec<String> = tables
         .iter()
-        .map(|t| format!("SELECT subject FROM {}", t.name))
+        .map(|t| format!("SELECT subject FROM {}{only}", t.name))
         .collect();
     let _ = writeln!(sql, "population AS ({}),", union.join(" UNION "));
     let columns: Vec<String> = policy

@@ -1,12 +1,14 @@
 //! The plan runs on Parquet snapshots shaped like the data center's, joined on the subject.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
-use errandless_evaluation::{compile, register_snapshots, run, simulate};
+use errandless_evaluation::{
+    compile, compile_for, register_snapshots, run, simulate, Decision, Plan,
+};
 use errandless_policy::Policy;
 use errandless_standards::Standard;
 use parquet::arrow::ArrowWriter;
@@ -54,13 +56,11 @@ fn strings(v: &[&str]) -> ArrayRef {
     Arc::new(StringArray::from(v.to_vec()))
 }
 
-#[test]
-fn decisions_from_parquet_snapshots() {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let cert = dir.path().join("cert.parquet");
-    let card = dir.path().join("card.parquet");
-    // A has grade 1, B grade 3, C two certificates (grade 2 and 4): one row per subject, the
-    // first in field order. D has only an account.
+/// The certificate and card snapshots: A has grade 1, B grade 3, C two certificates (grade 2
+/// and 4): one row per subject, the first in field order. D has only an account.
+fn snapshots(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let cert = dir.join("cert.parquet");
+    let card = dir.join("card.parquet");
     write(
         &cert,
         vec![
@@ -86,25 +86,60 @@ fn decisions_from_parquet_snapshots() {
             ),
         ],
     );
-    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
-    let plan = compile(&policy);
-    assert_eq!(plan.tables.len(), 2);
-    let snapshots: BTreeMap<String, &Path> = [
-        ("disabled_persons.certificate".to_string(), cert.as_path()),
-        ("finance.one_card".to_string(), card.as_path()),
-    ]
-    .into_iter()
-    .collect();
+    BTreeMap::from([
+        ("disabled_persons.certificate".to_string(), cert),
+        ("finance.one_card".to_string(), card),
+    ])
+}
+
+fn decide(plan: &Plan, files: &BTreeMap<String, PathBuf>) -> Vec<Decision> {
+    let snapshots: BTreeMap<String, &Path> =
+        files.iter().map(|(d, p)| (d.clone(), p.as_path())).collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
-    let decisions = runtime.block_on(async {
+    runtime.block_on(async {
         let ctx = datafusion_ctx();
-        register_snapshots(&ctx, &plan, &snapshots)
+        register_snapshots(&ctx, plan, &snapshots)
             .await
             .expect("registered");
-        run(&ctx, &plan).await.expect("ran")
-    });
+        run(&ctx, plan).await.expect("ran")
+    })
+}
+
+#[test]
+fn one_subject_or_a_few_are_decided_as_in_the_whole_run() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = snapshots(dir.path());
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let all = decide(&compile(&policy), &files);
+    for subject in ["A", "B", "C", "D"] {
+        let one = decide(&compile_for(&policy, Some(&[subject.to_string()])), &files);
+        let expected: Vec<&Decision> = all.iter().filter(|d| d.subject == subject).collect();
+        assert_eq!(one.iter().collect::<Vec<_>>(), expected, "{subject}");
+    }
+    let some = decide(
+        &compile_for(&policy, Some(&["D".to_string(), "A".to_string()])),
+        &files,
+    );
+    let subjects: Vec<&str> = some.iter().map(|d| d.subject.as_str()).collect();
+    assert_eq!(subjects, ["A", "D"]);
+    for nobody in [vec!["Z".to_string()], vec!["A' OR 'x'='x".to_string()], vec![]] {
+        assert!(
+            decide(&compile_for(&policy, Some(&nobody)), &files).is_empty(),
+            "{nobody:?}"
+        );
+    }
+}
+
+#[test]
+fn decisions_from_parquet_snapshots() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = snapshots(dir.path());
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let plan = compile(&policy);
+    assert_eq!(plan.tables.len(), 2);
+    let decisions = decide(&plan, &files);
     let got: Vec<(&str, bool, i64)> = decisions
         .iter()
         .map(|d| (d.subject.as_str(), d.eligible, d.amount))
