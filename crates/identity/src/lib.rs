@@ -10,6 +10,9 @@
 //!   [`Lockout`] that counts failures per device so that nobody can lock a citizen out.
 //! - [`Level`]: L1 (phone confirmed), L2 (real name checked), L3 (L2 and a second factor).
 //! - [`Sessions`]: server-side sessions whose id changes at every login; "log out everywhere".
+//! - [`Provider`]: the OpenID Connect provider (authorization code with PKCE, ID tokens signed
+//!   RS256 or EdDSA, rotating keys, refresh tokens with reuse detection, revocation,
+//!   introspection, RP-initiated logout, pairwise `sub`), and [`Clients`], the apps it serves.
 //!
 //! It is not an HTTP server (the `server` crate serves the login pages and the provider's
 //! endpoints) and it never reads an island itself: the real-name check is an exchange read.
@@ -42,8 +45,10 @@ mod level;
 mod lockout;
 mod outbox;
 pub mod password;
+pub mod provider;
 mod realname;
 mod session;
+mod throttle;
 mod token;
 pub mod totp;
 
@@ -54,8 +59,13 @@ pub use error::IdentityError;
 pub use level::{Level, UnknownLevel};
 pub use lockout::{Lockout, Source, BASE_LOCK_MS, MAX_LOCK_MS, THRESHOLD};
 pub use outbox::{mask_phone, Channel, DevelopmentChannel, Message, Outbox, Sending};
+pub use provider::{
+    AuthorizeError, AuthorizeParams, Client, ClientAuth, ClientError, Clients, LogoutParams,
+    NewClient, OAuthError, Pending, Provider, TokenRequest, TokenResponse,
+};
 pub use realname::{Registry, RESIDENT_DATASET};
 pub use session::{Session, Sessions, ABSOLUTE_MS, IDLE_MS};
+pub use throttle::RateLimit;
 pub use token::{now_millis, Millis};
 
 /// The identity crate's migrations, embedded at compile time.

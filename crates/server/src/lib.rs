@@ -36,6 +36,7 @@ use errandless_ledger::NoteVerifier;
 mod api;
 mod error;
 mod metrics;
+mod oidc;
 mod time;
 mod tracker;
 
@@ -45,6 +46,7 @@ pub use api::{
 };
 pub use errandless_exchange::ReadRequest;
 pub use error::ErrorBody;
+pub use oidc::{IdentityService, DEVICE_COOKIE, FLOW_COOKIE, SESSION_COOKIE};
 pub use tracker::{data_usage_of, DataUsage, Reference, TrackerError};
 
 /// What the server needs besides the exchange.
@@ -76,6 +78,11 @@ pub fn router(exchange: Arc<Exchange>, config: ServerConfig) -> axum::Router {
     api::routes(app)
 }
 
+/// The router of the OpenID Connect provider and the login pages.
+pub fn identity_router(service: Arc<IdentityService>) -> axum::Router {
+    oidc::routes(service)
+}
+
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
 /// flight.
 pub async fn serve(
@@ -85,7 +92,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
