@@ -3,6 +3,7 @@
 //! Each subcommand parses its arguments, calls one domain crate, and reports errors with
 //! context. No business logic lives here.
 
+mod client_cmd;
 mod config;
 mod demo_cmd;
 mod ledger_cmd;
@@ -84,6 +85,11 @@ enum Command {
     /// Serve the exchange over HTTP: registry reads, the data tracker, OpenAPI, metrics and
     /// the ledger's files.
     Serve(serve_cmd::ServeArgs),
+    /// The apps that log citizens in through the OpenID Connect provider.
+    Client {
+        #[command(subcommand)]
+        command: client_cmd::ClientCommand,
+    },
     /// Benefit policies written as code: check them against the standard.
     Policy {
         #[command(subcommand)]
@@ -153,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bank { command } => pay_cmd::bank(command),
         Command::Member { command } => member_cmd::run(command, &settings),
         Command::Serve(args) => serve_cmd::run(args, &settings),
+        Command::Client { command } => client_cmd::run(command, &settings),
         Command::Policy { command } => Ok(policy_cmd::run(command)),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);

@@ -24,6 +24,17 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "ERRANDLESS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// The OpenID Connect issuer: the public base URL of this server (default: http://LISTEN).
+    #[arg(long, env = "ERRANDLESS_ISSUER", value_name = "URL")]
+    issuer: Option<String>,
+    /// The member the identity service reads household registration as, for the real-name
+    /// check; its key must be in <data>/members/.
+    #[arg(
+        long,
+        env = "ERRANDLESS_IDENTITY_MEMBER",
+        default_value = "data_bureau"
+    )]
+    identity_member: String,
 }
 
 /// The islands' connectors: `<data>/islands.toml` if present, else the synthetic province's.
@@ -90,13 +101,21 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
             .ok()
             .filter(|t| !t.trim().is_empty()),
     };
-    let router = errandless_server::router(Arc::new(exchange), config);
+    let exchange = Arc::new(exchange);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("while binding {}", args.listen))?;
     let addr = listener
         .local_addr()
         .context("while reading the bound address")?;
+    let issuer = args
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let identity =
+        identity_service(&store, &exchange, data, &issuer, &args.identity_member).await?;
+    let router = errandless_server::router(Arc::clone(&exchange), config)
+        .merge(errandless_server::identity_router(Arc::new(identity)));
     eprintln!("listening on http://{addr}");
     // On a worker, not on this thread, which only waits: the runtime's workers do all the
     // work, connections and accept loop alike.
@@ -109,4 +128,54 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     .context("while serving")?;
     store.close().await;
     Ok(())
+}
+
+/// The identity provider of `issuer`. Phone codes go out through the development channel
+/// (a table and the log) until a real SMS channel is configured.
+async fn identity_service(
+    store: &Store,
+    exchange: &Arc<Exchange>,
+    data: &Path,
+    issuer: &str,
+    member: &str,
+) -> anyhow::Result<errandless_server::IdentityService> {
+    use errandless_identity::{
+        Accounts, DevelopmentChannel, Outbox, Provider, Registry, Secret, Sessions,
+    };
+    errandless_identity::migrate(store)
+        .await
+        .context("while preparing the identity tables")?;
+    let secret = Secret::load_or_create(store)
+        .await
+        .context("while reading the identity secret")?;
+    let outbox = Outbox::new(
+        store.clone(),
+        Arc::new(DevelopmentChannel::new(store.clone())),
+    );
+    let accounts = Accounts::new(store.clone(), outbox, secret.clone());
+    let provider = Provider::open(
+        store.clone(),
+        issuer,
+        accounts,
+        secret,
+        errandless_identity::now_millis(),
+    )
+    .await
+    .context("while opening the OpenID Connect provider")?;
+    let key_file = crate::member_cmd::default_key_file(data, member);
+    let registry = if key_file.is_file() {
+        let key = crate::member_cmd::read_key_file(&key_file)?;
+        Some(Registry::new(Arc::clone(exchange), member, key))
+    } else {
+        tracing::warn!(
+            member,
+            "no key for the identity member: accounts stay at level L1 without the real-name check"
+        );
+        None
+    };
+    Ok(errandless_server::IdentityService::new(
+        provider,
+        Sessions::new(store.clone()),
+        registry,
+    ))
 }
