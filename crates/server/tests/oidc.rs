@@ -205,3 +205,104 @@ async fn a_relying_party_logs_a_demo_citizen_in_through_the_standard_flow() {
     })
     .await;
 }
+
+/// A service that needs L3 asks for the second factor: a password alone is refused, a TOTP
+/// code gets through, and the ID token says `acr` L3 with `amr` pwd and otp.
+fn step_up(
+    base: String,
+    secret: String,
+    channel: errandless_identity::DevelopmentChannel,
+    provider: errandless_identity::Provider,
+) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use base64::Engine as _;
+    use errandless_identity::totp;
+    let mut browser = Browser::new(&base);
+    let account = register(&mut browser, &channel, 1, "13700000002");
+    let rt = tokio::runtime::Handle::current();
+    let key = rt
+        .block_on(provider.accounts().begin_totp(&account))
+        .unwrap();
+    let now = errandless_identity::now_millis();
+    let step = totp::step_of((now / 1000) as u64);
+    rt.block_on(
+        provider
+            .accounts()
+            .confirm_totp(&account, &totp::code_at(&key, step), now),
+    )
+    .expect("TOTP on");
+
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let url = format!(
+        "/oauth/authorize?response_type=code&client_id={CLIENT}&redirect_uri={REDIRECT}&scope=openid&state=st&nonce=nn&code_challenge={}&code_challenge_method=S256&acr_values=L3",
+        challenge.as_str()
+    );
+    let page = browser.get(&url);
+    assert!(page.body.contains("second factor"), "{}", page.body);
+    let (request, token) = (page.field("request"), page.field("form_token"));
+    let password_only = browser.post(
+        "/oauth/login",
+        &[
+            ("request", &request),
+            ("form_token", &token),
+            ("phone", "13700000002"),
+            ("password", common::PASSWORD),
+        ],
+    );
+    assert_eq!(password_only.status, 401, "{}", password_only.body);
+    assert!(password_only.body.contains("L3"), "{}", password_only.body);
+    let with_code = browser.post(
+        "/oauth/login",
+        &[
+            ("request", &request),
+            ("form_token", &token),
+            ("phone", "13700000002"),
+            ("password", common::PASSWORD),
+            ("totp", &totp::code_at(&key, step + 1)),
+        ],
+    );
+    assert_eq!(with_code.status, 303, "{}", with_code.body);
+    let back = common::consent(&mut browser, with_code.location.as_deref().unwrap());
+    let code = back.param("code").expect("a code");
+    let answer = browser.post(
+        "/oauth/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", verifier.secret()),
+            ("client_id", CLIENT),
+            ("client_secret", &secret),
+        ],
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let tokens: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let claims: serde_json::Value = serde_json::from_slice(&B64.decode(payload).unwrap()).unwrap();
+    assert_eq!(claims["acr"], "L3");
+    assert_eq!(claims["amr"], serde_json::json!(["pwd", "otp"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_needs_level_three_gets_the_second_factor() {
+    for_each_backend(|store| async move {
+        let idp = start(store).await;
+        let (base, secret, channel, provider) = (
+            idp.base.clone(),
+            idp.secret.clone(),
+            idp.channel.clone(),
+            idp.provider.clone(),
+        );
+        tokio::task::spawn_blocking(move || step_up(base, secret, channel, provider))
+            .await
+            .expect("the walk passes");
+        idp.stop().await;
+    })
+    .await;
+}
