@@ -173,6 +173,16 @@ async fn identity_service(
         );
         None
     };
+    let sweeper = provider.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            every.tick().await;
+            if let Err(e) = sweeper.sweep(errandless_identity::now_millis()).await {
+                tracing::warn!(error = %e, "expired identity rows could not be swept");
+            }
+        }
+    });
     Ok(errandless_server::IdentityService::new(
         provider,
         Sessions::new(store.clone()),

@@ -76,6 +76,18 @@ pub struct Login {
     pub device: String,
 }
 
+/// Who an upstream region says logged in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UpstreamIdentity<'a> {
+    pub upstream: &'a str,
+    pub subject: &'a str,
+    pub citizen_id: &'a str,
+    pub name: &'a str,
+    pub phone: &'a str,
+    /// Whether the upstream checked the real name (its level is L2 or above).
+    pub checked: bool,
+}
+
 /// The accounts of the installation.
 #[derive(Clone, Debug)]
 pub struct Accounts {
@@ -350,6 +362,91 @@ impl Accounts {
             .await?
             .ok_or(IdentityError::UnknownAccount)?;
         Ok(account_of(&row)?)
+    }
+
+    /// The local account of an upstream's subject: the one already linked, else the checked
+    /// account with the same ID number (when the upstream checked it), else a new one with the
+    /// phone the upstream confirmed and no usable password. Links it for next time.
+    pub(crate) async fn link_federated(
+        &self,
+        who: &UpstreamIdentity<'_>,
+        now: Millis,
+    ) -> Result<Account, IdentityError> {
+        let UpstreamIdentity {
+            upstream,
+            subject,
+            citizen_id,
+            name,
+            phone,
+            checked,
+        } = *who;
+        let linked = sqlx::query(
+            "SELECT account_id FROM identity_federated_links WHERE upstream = $1 AND subject = $2",
+        )
+        .bind(upstream)
+        .bind(subject)
+        .fetch_optional(self.store.pool())
+        .await?;
+        if let Some(row) = linked {
+            let id: String = row.try_get("account_id")?;
+            return self.find(&id).await;
+        }
+        let citizen_id = CitizenId::parse(citizen_id.trim())
+            .map_err(|e| IdentityError::InvalidCitizenId(e.rule().to_owned()))?;
+        check_name(name)?;
+        check_phone(phone)?;
+        let mut tx = self.store.pool().begin().await?;
+        let existing = if checked {
+            sqlx::query(
+                "SELECT id FROM identity_accounts WHERE citizen_id = $1 AND real_name_checked_at IS NOT NULL",
+            )
+            .bind(citizen_id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+        } else {
+            None
+        };
+        let id = match existing {
+            Some(row) => row.try_get::<String, _>("id")?,
+            None => {
+                let id = random_id();
+                sqlx::query(
+                    "DELETE FROM identity_accounts WHERE phone = $1 AND phone_confirmed_at IS NULL",
+                )
+                .bind(phone)
+                .execute(&mut *tx)
+                .await?;
+                // "!" is no PHC string, so no password ever matches it.
+                let inserted = sqlx::query(
+                    "INSERT INTO identity_accounts (id, citizen_id, name, phone, password_hash, created_at, \
+                     phone_confirmed_at, real_name_checked_at) VALUES ($1, $2, $3, $4, '!federated', $5, $5, $6)",
+                )
+                .bind(&id)
+                .bind(citizen_id.as_str())
+                .bind(name.trim())
+                .bind(phone)
+                .bind(now)
+                .bind(checked.then_some(now))
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Err(e) if is_unique_violation(&e) => return Err(IdentityError::PhoneTaken),
+                    other => other?,
+                };
+                id
+            }
+        };
+        sqlx::query(
+            "INSERT INTO identity_federated_links (upstream, subject, account_id, linked_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(upstream)
+        .bind(subject)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.find(&id).await
     }
 
     /// Starts setting up TOTP: a new secret, returned for the authenticator app, which takes

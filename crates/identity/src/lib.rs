@@ -14,6 +14,9 @@
 //!   RS256 or EdDSA, rotating keys, refresh tokens with reuse detection, revocation,
 //!   introspection, RP-initiated logout, pairwise `sub`), and [`Clients`], the apps it serves.
 //!
+//! - [`Federation`]: logins through another region's provider, linked to local accounts with
+//!   their level of assurance carried over.
+//!
 //! It is not an HTTP server (the `server` crate serves the login pages and the provider's
 //! endpoints) and it never reads an island itself: the real-name check is an exchange read.
 //!
@@ -41,6 +44,7 @@ use sqlx::Row as _;
 
 mod account;
 mod error;
+mod federation;
 mod level;
 mod lockout;
 mod outbox;
@@ -56,6 +60,7 @@ pub use account::{
     Account, Accounts, Credentials, Login, NewAccount, PHONE_CODE_ATTEMPTS, PHONE_CODE_MS,
 };
 pub use error::IdentityError;
+pub use federation::{FederatedLogin, Federation, FederationError, Upstream, STATE_MS};
 pub use level::{Level, UnknownLevel};
 pub use lockout::{Lockout, Source, BASE_LOCK_MS, MAX_LOCK_MS, THRESHOLD};
 pub use outbox::{mask_phone, Channel, DevelopmentChannel, Message, Outbox, Sending};

@@ -99,3 +99,71 @@ async fn pairwise_subjects_are_stable_per_client_and_differ_between_clients() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn sweeping_deletes_only_what_has_expired() {
+    for_each_backend(|store| async move {
+        migrate(&store).await.unwrap();
+        let secret = Secret::load_or_create(&store).await.unwrap();
+        let outbox = Outbox::new(
+            store.clone(),
+            Arc::new(DevelopmentChannel::new(store.clone())),
+        );
+        let accounts = Accounts::new(store.clone(), outbox, secret.clone());
+        let provider = Provider::open(
+            store.clone(),
+            "https://id.example.gov",
+            accounts,
+            secret,
+            T0,
+        )
+        .await
+        .unwrap();
+        provider
+            .clients()
+            .add(
+                &errandless_identity::NewClient {
+                    id: "app".into(),
+                    name: "App".into(),
+                    purpose: "p".into(),
+                    redirect_uris: vec!["https://app.example.gov/cb".into()],
+                    post_logout_redirect_uris: vec![],
+                    scopes: vec![],
+                    confidential: false,
+                    id_token_alg: Alg::EdDsa,
+                    min_level: errandless_identity::Level::L1,
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        let params = errandless_identity::AuthorizeParams {
+            client_id: Some("app".into()),
+            redirect_uri: Some("https://app.example.gov/cb".into()),
+            response_type: Some("code".into()),
+            scope: Some("openid".into()),
+            state: Some("s".into()),
+            nonce: Some("n".into()),
+            code_challenge: Some("a".repeat(43)),
+            code_challenge_method: Some("S256".into()),
+            acr_values: None,
+        };
+        let pending = provider.authorize(&params, None, T0).await.expect("kept");
+        assert_eq!(
+            provider.sweep(T0 + 1).await.unwrap(),
+            0,
+            "nothing has expired yet"
+        );
+        assert!(provider
+            .pending(&pending.id, &pending.browser, T0 + 1)
+            .await
+            .is_ok());
+        let swept = provider.sweep(T0 + 2 * 24 * 3_600_000).await.unwrap();
+        assert_eq!(swept, 3, "the request, its nonce and its state");
+        assert!(provider
+            .pending(&pending.id, &pending.browser, T0 + 1)
+            .await
+            .is_err());
+    })
+    .await;
+}

@@ -22,9 +22,9 @@ use axum::{Form, Json, Router};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use errandless_identity::{
-    now_millis, provider, AuthorizeError, AuthorizeParams, ClientAuth, Credentials, IdentityError,
-    Level, LogoutParams, NewAccount, OAuthError, Pending, Provider, RateLimit, Registry, Session,
-    Sessions, TokenRequest,
+    now_millis, provider, AuthorizeError, AuthorizeParams, ClientAuth, Credentials, Federation,
+    IdentityError, Level, LogoutParams, NewAccount, OAuthError, Pending, Provider, RateLimit,
+    Registry, Session, Sessions, TokenRequest,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -43,6 +43,8 @@ pub struct IdentityService {
     /// Household registration, for the real-name check at registration; without it accounts
     /// stay at L1.
     pub registry: Option<Registry>,
+    /// Other regions' providers whose citizens may log in here.
+    pub federation: Option<Federation>,
     attempts: RateLimit,
 }
 
@@ -56,8 +58,15 @@ impl IdentityService {
             provider,
             sessions,
             registry,
+            federation: None,
             attempts: RateLimit::new(ATTEMPTS_PER_MINUTE, 60_000),
         }
+    }
+
+    /// Lets citizens of `federation`'s upstreams log in here.
+    pub fn with_federation(mut self, federation: Federation) -> IdentityService {
+        self.federation = Some(federation);
+        self
     }
 
     fn secure(&self) -> bool {
@@ -75,6 +84,92 @@ impl IdentityService {
 
 type Service = Arc<IdentityService>;
 
+/// An authorisation request's query (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuthorizeQuery {
+    /// A registered client id.
+    client_id: Option<String>,
+    /// Exactly one of the client's registered redirect URIs.
+    redirect_uri: Option<String>,
+    /// `code`: the only flow served.
+    response_type: Option<String>,
+    /// `openid`, and any of `profile`, `phone`, `citizen_id` the client may ask for.
+    scope: Option<String>,
+    /// Required; refused when the client sent it before.
+    state: Option<String>,
+    /// Required; refused when the client sent it before.
+    nonce: Option<String>,
+    /// Required: base64url SHA-256 of the verifier (RFC 7636).
+    code_challenge: Option<String>,
+    /// `S256`: the only method accepted.
+    code_challenge_method: Option<String>,
+    /// Levels the client asks for: `L1`, `L2` or `L3`; the highest counts.
+    acr_values: Option<String>,
+}
+
+impl From<AuthorizeQuery> for AuthorizeParams {
+    fn from(q: AuthorizeQuery) -> AuthorizeParams {
+        AuthorizeParams {
+            client_id: q.client_id,
+            redirect_uri: q.redirect_uri,
+            response_type: q.response_type,
+            scope: q.scope,
+            state: q.state,
+            nonce: q.nonce,
+            code_challenge: q.code_challenge,
+            code_challenge_method: q.code_challenge_method,
+            acr_values: q.acr_values,
+        }
+    }
+}
+
+/// A token request (RFC 6749 §4.1.3 and §6), form-encoded.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct TokenBody {
+    /// `authorization_code` or `refresh_token`.
+    grant_type: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
+    refresh_token: Option<String>,
+    scope: Option<String>,
+    /// With `client_secret`, when HTTP Basic is not used.
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+/// A successful token response (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct TokenAnswer {
+    access_token: String,
+    token_type: String,
+    expires_in: i64,
+    refresh_token: String,
+    /// A compact JWS, RS256 or EdDSA as the client was registered.
+    id_token: String,
+    scope: String,
+}
+
+/// An OAuth error (RFC 6749 §5.2).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(crate) struct OAuthErrorBody {
+    error: String,
+    error_description: String,
+}
+
+/// RP-initiated logout's query.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct LogoutQuery {
+    /// An ID token this provider issued (it may have expired).
+    id_token_hint: Option<String>,
+    client_id: Option<String>,
+    /// One of the client's registered post-logout redirect URIs.
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
 /// The routes of the provider and the login pages.
 pub fn routes(service: Service) -> Router {
     Router::new()
@@ -91,6 +186,8 @@ pub fn routes(service: Service) -> Router {
         .route("/account/register", post(register))
         .route("/account/confirm", post(confirm))
         .route("/account/logout-everywhere", post(logout_everywhere))
+        .route("/federation/{upstream}/start", get(federation_start))
+        .route("/federation/{upstream}/callback", get(federation_callback))
         .with_state(service)
 }
 
@@ -202,13 +299,34 @@ fn login_form(service: &IdentityService, pending: &Pending, message: Option<&str
          <label>手机号码 / Phone <input name=\"phone\" autocomplete=\"tel\" required></label>\
          <label>密码 / Password <input name=\"password\" type=\"password\" required></label>\
          <label>动态码 / Authenticator code <input name=\"totp\" inputmode=\"numeric\"></label>\
-         <button>登录 / Log in</button></form>",
+         <button>登录 / Log in</button></form>{}",
         escape(&pending.client.name),
         message
             .map(|m| format!("<p role=\"alert\">{}</p>", escape(m)))
             .unwrap_or_default(),
         escape(&pending.id),
+        upstream_links(service, pending),
     )
+}
+
+/// Links to log in through each trusted upstream region instead.
+fn upstream_links(service: &IdentityService, pending: &Pending) -> String {
+    let Some(federation) = &service.federation else {
+        return String::new();
+    };
+    federation
+        .upstreams()
+        .iter()
+        .map(|u| {
+            format!(
+                "<p><a href=\"/federation/{}/start?request={}\">用{}的账号登录 / Log in with {}</a></p>",
+                escape(&u.name),
+                escape(&pending.id),
+                escape(&u.name),
+                escape(&u.name)
+            )
+        })
+        .collect()
 }
 
 fn consent_form(service: &IdentityService, pending: &Pending, session_cookie: &str) -> String {
@@ -239,11 +357,17 @@ async fn live_session(service: &IdentityService, headers: &HeaderMap) -> Option<
     Some((id.to_owned(), session))
 }
 
-async fn discovery(State(service): State<Service>) -> Response {
+/// OpenID Connect Discovery 1.0 §4: the provider's metadata.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "identity",
+    responses((status = 200, description = "The discovery document", body = Object)))]
+pub(crate) async fn discovery(State(service): State<Service>) -> Response {
     Json(service.provider.discovery()).into_response()
 }
 
-async fn jwks(State(service): State<Service>) -> Response {
+/// The JWK Set of the ID-token keys, active and recently retired (RFC 7517 §5).
+#[utoipa::path(get, path = "/oauth/jwks", tag = "identity",
+    responses((status = 200, description = "The public keys", body = Object)))]
+pub(crate) async fn jwks(State(service): State<Service>) -> Response {
     let mut r = Json(service.provider.keys().jwks()).into_response();
     // Short, so a rotation reaches relying parties quickly.
     r.headers_mut().insert(
@@ -255,10 +379,16 @@ async fn jwks(State(service): State<Service>) -> Response {
 
 /// The authorisation endpoint: checks the request, then shows the login page, the consent
 /// page, or (with a session and consent already given) sends the code back at once.
-async fn authorize(
+#[utoipa::path(get, path = "/oauth/authorize", tag = "identity", params(AuthorizeQuery),
+    responses(
+        (status = 200, description = "The login or consent page (HTML)", body = String),
+        (status = 303, description = "Back to the client with `code`, `state` and `iss`, or with `error`"),
+        (status = 400, description = "Unknown client or unregistered redirect URI: shown, never redirected", body = String),
+    ))]
+pub(crate) async fn authorize(
     State(service): State<Service>,
     headers: HeaderMap,
-    params: Result<Query<AuthorizeParams>, QueryRejection>,
+    params: Result<Query<AuthorizeQuery>, QueryRejection>,
 ) -> Response {
     let Ok(Query(params)) = params else {
         return error_page(
@@ -267,6 +397,7 @@ async fn authorize(
         );
     };
     let now = now_millis();
+    let params = AuthorizeParams::from(params);
     let pending = match service
         .provider
         .authorize(&params, cookie(&headers, FLOW_COOKIE), now)
@@ -311,7 +442,8 @@ async fn authorize(
     response
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The login form.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct LoginForm {
     request: Option<String>,
     form_token: Option<String>,
@@ -329,7 +461,15 @@ fn login_status(e: &IdentityError) -> StatusCode {
 }
 
 /// The login form's target: a new session (never the one the browser had), then consent.
-async fn login(
+#[utoipa::path(post, path = "/oauth/login", tag = "identity",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Logged in: on to the consent page, with a new session cookie"),
+        (status = 401, description = "Wrong phone or password, or the level the app needs was not reached", body = String),
+        (status = 403, description = "A form from another site, or a wrong form token", body = String),
+        (status = 429, description = "Locked out for a while, or too many attempts from this address", body = String),
+    ))]
+pub(crate) async fn login(
     State(service): State<Service>,
     ClientAddr(addr): ClientAddr,
     headers: HeaderMap,
@@ -444,7 +584,14 @@ pub(crate) struct ConsentQuery {
     request: Option<String>,
 }
 
-async fn consent_page(
+/// The consent page: the app's name and purpose and the claims it asks for.
+#[utoipa::path(get, path = "/oauth/consent", tag = "identity",
+    params(("request" = String, Query, description = "The pending authorisation")),
+    responses(
+        (status = 200, description = "The consent page (HTML)", body = String),
+        (status = 401, description = "No live session", body = String),
+    ))]
+pub(crate) async fn consent_page(
     State(service): State<Service>,
     headers: HeaderMap,
     query: Result<Query<ConsentQuery>, QueryRejection>,
@@ -478,14 +625,23 @@ async fn consent_page(
     )
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The consent form.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ConsentForm {
     request: Option<String>,
     form_token: Option<String>,
     decision: Option<String>,
 }
 
-async fn consent(
+/// The consent form's target: `allow` issues the code, anything else sends `access_denied`.
+#[utoipa::path(post, path = "/oauth/consent", tag = "identity",
+    request_body(content = ConsentForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Back to the client with a code, or with access_denied"),
+        (status = 401, description = "No live session, or the level the app needs was not reached", body = String),
+        (status = 403, description = "A form from another site, or a wrong form token", body = String),
+    ))]
+pub(crate) async fn consent(
     State(service): State<Service>,
     headers: HeaderMap,
     form: Result<Form<ConsentForm>, FormRejection>,
@@ -606,15 +762,33 @@ fn client_auth(
     }
 }
 
-async fn token(
+/// The token endpoint: a code with its PKCE verifier, or a refresh token, for tokens.
+#[utoipa::path(post, path = "/oauth/token", tag = "identity",
+    request_body(content = TokenBody, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Tokens", body = TokenAnswer),
+        (status = 400, description = "invalid_request, invalid_grant, invalid_scope, unsupported_grant_type", body = OAuthErrorBody),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+    ))]
+pub(crate) async fn token(
     State(service): State<Service>,
     headers: HeaderMap,
-    form: Result<Form<TokenRequest>, FormRejection>,
+    form: Result<Form<TokenBody>, FormRejection>,
 ) -> Response {
-    let Ok(Form(req)) = form else {
+    let Ok(Form(body)) = form else {
         return oauth_error(OAuthError::invalid_request(
             "the body must be application/x-www-form-urlencoded",
         ));
+    };
+    let req = TokenRequest {
+        grant_type: body.grant_type,
+        code: body.code,
+        redirect_uri: body.redirect_uri,
+        code_verifier: body.code_verifier,
+        refresh_token: body.refresh_token,
+        scope: body.scope,
+        client_id: body.client_id,
+        client_secret: body.client_secret,
     };
     let auth = client_auth(
         &headers,
@@ -640,7 +814,14 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
-async fn userinfo(State(service): State<Service>, headers: HeaderMap) -> Response {
+/// UserInfo (OpenID Connect Core §5.3): the claims the access token's scopes release.
+#[utoipa::path(get, path = "/oauth/userinfo", tag = "identity",
+    params(("Authorization" = String, Header, description = "Bearer ACCESS_TOKEN")),
+    responses(
+        (status = 200, description = "sub (pairwise), and name, phone_number, citizen_id as granted", body = Object),
+        (status = 401, description = "invalid_token", body = OAuthErrorBody),
+    ))]
+pub(crate) async fn userinfo(State(service): State<Service>, headers: HeaderMap) -> Response {
     let Some(token) = bearer(&headers) else {
         return oauth_error(OAuthError::invalid_token(
             "a Bearer access token is required",
@@ -652,14 +833,22 @@ async fn userinfo(State(service): State<Service>, headers: HeaderMap) -> Respons
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// A token to revoke or introspect, with the client's credentials.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub(crate) struct TokenForm {
     token: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
 }
 
-async fn revoke(
+/// Revocation (RFC 7009): a refresh token takes its whole family with it.
+#[utoipa::path(post, path = "/oauth/revoke", tag = "identity",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or not this client's token (the same answer)"),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+    ))]
+pub(crate) async fn revoke(
     State(service): State<Service>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
@@ -677,7 +866,14 @@ async fn revoke(
     }
 }
 
-async fn introspect(
+/// Introspection (RFC 7662), for the client the token was issued to.
+#[utoipa::path(post, path = "/oauth/introspect", tag = "identity",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "`active`, and for an active token its scope, sub, exp, acr…", body = Object),
+        (status = 401, description = "invalid_client", body = OAuthErrorBody),
+    ))]
+pub(crate) async fn introspect(
     State(service): State<Service>,
     headers: HeaderMap,
     form: Result<Form<TokenForm>, FormRejection>,
@@ -700,12 +896,24 @@ async fn introspect(
 }
 
 /// RP-initiated logout: ends this browser's session and goes back to the app if it asked.
-async fn logout(
+#[utoipa::path(get, path = "/oauth/logout", tag = "identity", params(LogoutQuery),
+    responses(
+        (status = 200, description = "Logged out (HTML)", body = String),
+        (status = 303, description = "Logged out, back to the registered post-logout URI with state"),
+        (status = 400, description = "A hint that does not verify, or an unregistered redirect", body = String),
+    ))]
+pub(crate) async fn logout(
     State(service): State<Service>,
     headers: HeaderMap,
-    params: Result<Query<LogoutParams>, QueryRejection>,
+    params: Result<Query<LogoutQuery>, QueryRejection>,
 ) -> Response {
-    let params = params.map(|q| q.0).unwrap_or_default();
+    let q = params.map(|q| q.0).unwrap_or_default();
+    let params = LogoutParams {
+        id_token_hint: q.id_token_hint,
+        client_id: q.client_id,
+        post_logout_redirect_uri: q.post_logout_redirect_uri,
+        state: q.state,
+    };
     let target = match service.provider.logout(&params).await {
         Ok(t) => t,
         Err(e) => return error_page(oauth_status(&e), &e),
@@ -753,7 +961,8 @@ fn identity_error(e: IdentityError) -> Response {
         .into_response()
 }
 
-#[derive(Debug, Deserialize)]
+/// What a citizen gives to register.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct RegisterBody {
     citizen_id: String,
     name: String,
@@ -762,7 +971,14 @@ pub(crate) struct RegisterBody {
 }
 
 /// Registration: the account is made and a code sent to the phone.
-async fn register(
+#[utoipa::path(post, path = "/account/register", tag = "identity", request_body = RegisterBody,
+    responses(
+        (status = 201, description = "`account_id`; the code is on its way", body = Object),
+        (status = 400, description = "invalid_citizen_id, invalid_name, invalid_phone, weak_password", body = crate::ErrorBody),
+        (status = 409, description = "phone_taken", body = crate::ErrorBody),
+        (status = 429, description = "too_many_attempts", body = crate::ErrorBody),
+    ))]
+pub(crate) async fn register(
     State(service): State<Service>,
     ClientAddr(addr): ClientAddr,
     body: Result<Json<RegisterBody>, axum::extract::rejection::JsonRejection>,
@@ -798,14 +1014,23 @@ async fn register(
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// The phone code.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ConfirmBody {
     account_id: String,
     code: String,
 }
 
 /// Confirms the phone (L1), then checks the real name through the exchange (L2).
-async fn confirm(
+#[utoipa::path(post, path = "/account/confirm", tag = "identity", request_body = ConfirmBody,
+    responses(
+        (status = 200, description = "`account_id` and the `level` reached", body = Object),
+        (status = 400, description = "wrong_code, code_expired", body = crate::ErrorBody),
+        (status = 403, description = "real_name_mismatch, not_registered", body = crate::ErrorBody),
+        (status = 409, description = "citizen_id_taken", body = crate::ErrorBody),
+        (status = 429, description = "too_many_attempts, locked_out", body = crate::ErrorBody),
+    ))]
+pub(crate) async fn confirm(
     State(service): State<Service>,
     body: Result<Json<ConfirmBody>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
@@ -830,7 +1055,15 @@ async fn confirm(
 }
 
 /// Ends every session and revokes every token of the logged-in citizen.
-async fn logout_everywhere(State(service): State<Service>, headers: HeaderMap) -> Response {
+#[utoipa::path(post, path = "/account/logout-everywhere", tag = "identity",
+    responses(
+        (status = 200, description = "`sessions_ended`", body = Object),
+        (status = 404, description = "unknown_session", body = crate::ErrorBody),
+    ))]
+pub(crate) async fn logout_everywhere(
+    State(service): State<Service>,
+    headers: HeaderMap,
+) -> Response {
     if !same_origin(&service, &headers) {
         return identity_error(IdentityError::UnknownSession);
     }
@@ -850,4 +1083,162 @@ async fn logout_everywhere(State(service): State<Service>, headers: HeaderMap) -
         }
         Err(e) => identity_error(e),
     }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(
+        discovery,
+        jwks,
+        authorize,
+        login,
+        consent_page,
+        consent,
+        token,
+        userinfo,
+        revoke,
+        introspect,
+        logout,
+        register,
+        confirm,
+        logout_everywhere
+    ),
+    components(schemas(
+        TokenBody,
+        TokenAnswer,
+        OAuthErrorBody,
+        LoginForm,
+        ConsentForm,
+        TokenForm,
+        RegisterBody,
+        ConfirmBody
+    ))
+)]
+pub(crate) struct IdentityDoc;
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct FederationQuery {
+    request: Option<String>,
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+fn federation_error(e: errandless_identity::FederationError) -> Response {
+    use errandless_identity::FederationError as F;
+    let status = match &e {
+        F::UnknownUpstream(_) => StatusCode::NOT_FOUND,
+        F::Upstream(_) => StatusCode::BAD_GATEWAY,
+        F::Identity(i) if i.is_internal() => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::FORBIDDEN,
+    };
+    if status.is_server_error() {
+        tracing::warn!(error = %e, "federated login failed");
+    }
+    error_page(status, &OAuthError::new("access_denied", e.to_string()))
+}
+
+/// Sends the browser to an upstream region's provider to log in there.
+pub(crate) async fn federation_start(
+    State(service): State<Service>,
+    axum::extract::Path(upstream): axum::extract::Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<FederationQuery>, QueryRejection>,
+) -> Response {
+    let Some(federation) = &service.federation else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &OAuthError::invalid_request("no upstream is trusted"),
+        );
+    };
+    let request = query.ok().and_then(|q| q.0.request).unwrap_or_default();
+    let Some(flow) = cookie(&headers, FLOW_COOKIE) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &OAuthError::invalid_request("start again from the app"),
+        );
+    };
+    let now = now_millis();
+    if let Err(e) = service.provider.pending(&request, flow, now).await {
+        return error_page(StatusCode::BAD_REQUEST, &e);
+    }
+    match federation.begin(&upstream, &request, flow, now).await {
+        Ok(to) => redirect(&to),
+        Err(e) => federation_error(e),
+    }
+}
+
+/// The upstream sends the browser back here: a local session at the level carried over, then
+/// consent for the app that asked.
+pub(crate) async fn federation_callback(
+    State(service): State<Service>,
+    axum::extract::Path(upstream): axum::extract::Path<String>,
+    headers: HeaderMap,
+    query: Result<Query<FederationQuery>, QueryRejection>,
+) -> Response {
+    let Some(federation) = &service.federation else {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            &OAuthError::invalid_request("no upstream is trusted"),
+        );
+    };
+    let q = query.map(|q| q.0).unwrap_or_default();
+    if let Some(error) = q.error {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            &OAuthError::new("access_denied", format!("the upstream said {error}")),
+        );
+    }
+    let (Some(code), Some(state), Some(flow)) = (q.code, q.state, cookie(&headers, FLOW_COOKIE))
+    else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            &OAuthError::invalid_request("code, state or the flow cookie is missing"),
+        );
+    };
+    let now = now_millis();
+    let login = match federation.finish(&upstream, &code, &state, flow, now).await {
+        Ok(l) => l,
+        Err(e) => return federation_error(e),
+    };
+    let pending = match service.provider.pending(&login.request_id, flow, now).await {
+        Ok(p) => p,
+        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+    };
+    if login.level < pending.level {
+        return error_page(
+            StatusCode::UNAUTHORIZED,
+            &OAuthError::new(
+                "login_required",
+                format!(
+                    "this app needs level {}; the upstream login reached {}",
+                    pending.level, login.level
+                ),
+            ),
+        );
+    }
+    let started = service
+        .sessions
+        .start(
+            &login.account.id,
+            login.level,
+            &["fed".to_owned()],
+            cookie(&headers, SESSION_COOKIE),
+            now,
+        )
+        .await;
+    let (session_id, _) = match started {
+        Ok(s) => s,
+        Err(e) => return error_page(StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e)),
+    };
+    let mut response = redirect(&format!("/oauth/consent?request={}", pending.id));
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        service.cookie(
+            SESSION_COOKIE,
+            &session_id,
+            errandless_identity::ABSOLUTE_MS / 1000,
+        ),
+    );
+    response
 }

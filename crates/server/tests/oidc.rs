@@ -306,3 +306,27 @@ async fn a_service_that_needs_level_three_gets_the_second_factor() {
     })
     .await;
 }
+
+#[test]
+fn the_openapi_document_lists_the_provider_endpoints() {
+    let doc = serde_json::to_value(errandless_server::openapi()).expect("serialises");
+    for path in [
+        "/.well-known/openid-configuration",
+        "/oauth/jwks",
+        "/oauth/authorize",
+        "/oauth/login",
+        "/oauth/consent",
+        "/oauth/token",
+        "/oauth/userinfo",
+        "/oauth/revoke",
+        "/oauth/introspect",
+        "/oauth/logout",
+        "/account/register",
+        "/account/confirm",
+        "/account/logout-everywhere",
+        "/data/{dataset}/{version}/read",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    assert!(doc["components"]["schemas"].get("TokenAnswer").is_some());
+}

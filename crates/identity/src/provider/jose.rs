@@ -207,6 +207,33 @@ impl VerifyingKey {
         }
     }
 
+    /// The key a JWK describes, if it is an RS256 RSA key or an Ed25519 key with a `kid`.
+    pub fn from_jwk(jwk: &Value) -> Option<VerifyingKey> {
+        let text = |name: &str| jwk.get(name).and_then(Value::as_str);
+        let kid = text("kid")?.to_owned();
+        match (text("kty")?, text("alg")) {
+            ("RSA", None | Some("RS256")) => {
+                let n = rsa::BigUint::from_bytes_be(&b64url_decode(text("n")?)?);
+                let e = rsa::BigUint::from_bytes_be(&b64url_decode(text("e")?)?);
+                let public = RsaPublicKey::new(n, e).ok()?;
+                Some(VerifyingKey {
+                    kid,
+                    alg: Alg::Rs256,
+                    public: Public::Rsa(pkcs1v15::VerifyingKey::new(public.clone()), public),
+                })
+            }
+            ("OKP", None | Some("EdDSA")) if text("crv")? == "Ed25519" => {
+                let x: [u8; 32] = b64url_decode(text("x")?)?.try_into().ok()?;
+                Some(VerifyingKey {
+                    kid,
+                    alg: Alg::EdDsa,
+                    public: Public::Ed(ed25519_dalek::VerifyingKey::from_bytes(&x).ok()?),
+                })
+            }
+            _ => None,
+        }
+    }
+
     fn verifies(&self, input: &[u8], signature: &[u8]) -> bool {
         match &self.public {
             Public::Rsa(key, _) => pkcs1v15::Signature::try_from(signature)
@@ -279,6 +306,9 @@ mod tests {
             verify(&token, &[again.verifying_key()]).unwrap()["sub"],
             "x"
         );
+        let from_jwk = VerifyingKey::from_jwk(&key.verifying_key().jwk()).expect("a JWK");
+        assert_eq!(verify(&token, &[from_jwk]).unwrap()["sub"], "x");
+        assert!(VerifyingKey::from_jwk(&json!({"kty": "oct", "kid": "k", "k": "AAAA"})).is_none());
     }
 
     #[test]

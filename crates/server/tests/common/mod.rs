@@ -223,7 +223,10 @@ fn url_of(location: &str) -> openidconnect::url::Url {
 /// A browser: it keeps cookies, follows no redirects, and says where it posts from.
 pub struct Browser {
     pub base: String,
+    /// The cookies of the base URL's host.
     pub cookies: BTreeMap<String, String>,
+    /// Other hosts' cookies (cookies are per host, whatever the port).
+    others: BTreeMap<String, BTreeMap<String, String>>,
     agent: ureq::Agent,
 }
 
@@ -232,6 +235,7 @@ impl Browser {
         Browser {
             base: base.to_owned(),
             cookies: BTreeMap::new(),
+            others: BTreeMap::new(),
             agent: ureq::AgentBuilder::new().redirects(0).build(),
         }
     }
@@ -244,15 +248,28 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
-        self.cookies
+    fn host_of(url: &str) -> String {
+        url_of(url).host_str().unwrap_or_default().to_owned()
+    }
+
+    fn jar(&mut self, url: &str) -> &mut BTreeMap<String, String> {
+        let host = Self::host_of(url);
+        if host == Self::host_of(&self.base) {
+            &mut self.cookies
+        } else {
+            self.others.entry(host).or_default()
+        }
+    }
+
+    fn cookie_header(&mut self, url: &str) -> String {
+        self.jar(url)
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
             .join("; ")
     }
 
-    fn take(&mut self, result: Result<ureq::Response, ureq::Error>) -> Answer {
+    fn take(&mut self, url: &str, result: Result<ureq::Response, ureq::Error>) -> Answer {
         let response = match result {
             Ok(r) => r,
             Err(ureq::Error::Status(_, r)) => r,
@@ -263,13 +280,14 @@ impl Browser {
             .into_iter()
             .map(str::to_owned)
             .collect();
+        let jar = self.jar(url);
         for c in &set_cookies {
             let pair = c.split(';').next().unwrap_or_default();
             if let Some((k, v)) = pair.split_once('=') {
                 if v.is_empty() || c.contains("Max-Age=0") {
-                    self.cookies.remove(k);
+                    jar.remove(k);
                 } else {
-                    self.cookies.insert(k.to_owned(), v.to_owned());
+                    jar.insert(k.to_owned(), v.to_owned());
                 }
             }
         }
@@ -285,12 +303,10 @@ impl Browser {
     }
 
     pub fn get(&mut self, path: &str) -> Answer {
-        let r = self
-            .agent
-            .get(&self.url(path))
-            .set("cookie", &self.cookie_header())
-            .call();
-        self.take(r)
+        let url = self.url(path);
+        let cookies = self.cookie_header(&url);
+        let r = self.agent.get(&url).set("cookie", &cookies).call();
+        self.take(&url, r)
     }
 
     pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Answer {
@@ -299,24 +315,24 @@ impl Browser {
 
     /// Posts a form as a page of `origin` would (None: no Origin header).
     pub fn post_from(&mut self, path: &str, form: &[(&str, &str)], origin: Option<&str>) -> Answer {
-        let mut request = self
-            .agent
-            .post(&self.url(path))
-            .set("cookie", &self.cookie_header());
+        let url = self.url(path);
+        let cookies = self.cookie_header(&url);
+        let mut request = self.agent.post(&url).set("cookie", &cookies);
         if let Some(origin) = origin {
             request = request.set("origin", origin);
         }
         let r = request.send_form(form);
-        self.take(r)
+        self.take(&url, r)
     }
 
     pub fn post_json(&mut self, path: &str, body: serde_json::Value) -> Answer {
+        let url = self.url(path);
         let r = self
             .agent
-            .post(&self.url(path))
+            .post(&url)
             .set("content-type", "application/json")
             .send_string(&body.to_string());
-        self.take(r)
+        self.take(&url, r)
     }
 }
 
