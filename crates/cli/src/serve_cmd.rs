@@ -35,6 +35,38 @@ pub struct ServeArgs {
         default_value = "data_bureau"
     )]
     identity_member: String,
+    /// Another region's provider whose citizens may log in here: NAME,ISSUER,CLIENT_ID,LEVEL
+    /// (LEVEL is the highest level taken from it). The client secret this installation holds
+    /// there comes from ERRANDLESS_UPSTREAM_SECRET_<NAME> (upper case, '-' as '_'). Repeat for
+    /// more.
+    #[arg(long = "upstream", value_name = "NAME,ISSUER,CLIENT_ID,LEVEL")]
+    upstreams: Vec<String>,
+}
+
+/// The upstream named by a `--upstream` value, with its secret from the environment.
+fn upstream(spec: &str) -> anyhow::Result<errandless_identity::Upstream> {
+    let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+    let [name, issuer, client_id, level] = parts.as_slice() else {
+        anyhow::bail!("--upstream {spec:?} is not NAME,ISSUER,CLIENT_ID,LEVEL");
+    };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        anyhow::bail!("the upstream name {name:?} must be letters, digits and '-'");
+    }
+    let var = format!(
+        "ERRANDLESS_UPSTREAM_SECRET_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    );
+    let client_secret = std::env::var(&var)
+        .with_context(|| format!("the client secret for upstream {name} is not in {var}"))?;
+    Ok(errandless_identity::Upstream {
+        name: (*name).to_owned(),
+        issuer: (*issuer).to_owned(),
+        client_id: (*client_id).to_owned(),
+        client_secret,
+        max_level: level
+            .parse()
+            .with_context(|| format!("in --upstream {spec:?}"))?,
+    })
 }
 
 /// The islands' connectors: `<data>/islands.toml` if present, else the synthetic province's.
@@ -112,8 +144,20 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         .issuer
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
-    let identity =
-        identity_service(&store, &exchange, data, &issuer, &args.identity_member).await?;
+    let upstreams = args
+        .upstreams
+        .iter()
+        .map(|u| upstream(u))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let identity = identity_service(
+        &store,
+        &exchange,
+        data,
+        &issuer,
+        &args.identity_member,
+        upstreams,
+    )
+    .await?;
     let router = errandless_server::router(Arc::clone(&exchange), config)
         .merge(errandless_server::identity_router(Arc::new(identity)));
     eprintln!("listening on http://{addr}");
@@ -138,6 +182,7 @@ async fn identity_service(
     data: &Path,
     issuer: &str,
     member: &str,
+    upstreams: Vec<errandless_identity::Upstream>,
 ) -> anyhow::Result<errandless_server::IdentityService> {
     use errandless_identity::{
         Accounts, DevelopmentChannel, Outbox, Provider, Registry, Secret, Sessions,
@@ -153,6 +198,9 @@ async fn identity_service(
         Arc::new(DevelopmentChannel::new(store.clone())),
     );
     let accounts = Accounts::new(store.clone(), outbox, secret.clone());
+    let federation = (!upstreams.is_empty()).then(|| {
+        errandless_identity::Federation::new(store.clone(), accounts.clone(), issuer, upstreams)
+    });
     let provider = Provider::open(
         store.clone(),
         issuer,
@@ -183,9 +231,10 @@ async fn identity_service(
             }
         }
     });
-    Ok(errandless_server::IdentityService::new(
-        provider,
-        Sessions::new(store.clone()),
-        registry,
-    ))
+    let service =
+        errandless_server::IdentityService::new(provider, Sessions::new(store.clone()), registry);
+    Ok(match federation {
+        Some(f) => service.with_federation(f),
+        None => service,
+    })
 }
