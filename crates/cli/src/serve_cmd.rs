@@ -2,8 +2,8 @@
 //!
 //! Owners' answers are signed with the member keys found in `<data>/members/<id>.key` (as
 //! written by `errandless member add`) that match the member's current key. The data tracker
-//! opens only with `ERRANDLESS_OPERATOR_TOKEN` set, and must sit behind the identity layer
-//! before it faces citizens.
+//! answers signed-in citizens about their own records, auditors about their division, and the
+//! operator's `ERRANDLESS_OPERATOR_TOKEN` when one is set.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -158,8 +158,7 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         upstreams,
     )
     .await?;
-    let router = errandless_server::router(Arc::clone(&exchange), config)
-        .merge(errandless_server::identity_router(Arc::new(identity)));
+    let router = errandless_server::router_with_identity(exchange, config, Arc::new(identity));
     eprintln!("listening on http://{addr}");
     // On a worker, not on this thread, which only waits: the runtime's workers do all the
     // work, connections and accept loop alike.

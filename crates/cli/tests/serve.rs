@@ -99,8 +99,8 @@ fn serve_needs_a_ledger_then_answers_and_stops_on_ctrl_c() {
     assert_eq!(health.status(), 200);
     let tracker = ureq::get(&format!("{base}/data/myPersonalDataUsage?userId=x")).call();
     assert!(
-        matches!(tracker, Err(ureq::Error::Status(503, _))),
-        "the tracker is off without an operator token"
+        matches!(tracker, Err(ureq::Error::Status(401, _))),
+        "the tracker needs a session or the operator token"
     );
     let checkpoint = ureq::get(&format!("{base}/ledger/checkpoint"))
         .call()

@@ -49,6 +49,8 @@ pub enum IdentityError {
     Database(String),
     #[error("a key or hash could not be made: {0}")]
     Crypto(String),
+    #[error(transparent)]
+    Staff(#[from] crate::staff::StaffError),
 }
 
 impl IdentityError {
@@ -77,6 +79,8 @@ impl IdentityError {
             IdentityError::UnknownSession => "unknown_session",
             IdentityError::Database(_) => "internal",
             IdentityError::Crypto(_) => "internal",
+            IdentityError::Staff(crate::staff::StaffError::Denied) => "forbidden",
+            IdentityError::Staff(_) => "invalid_staff_role",
         }
     }
 

@@ -17,6 +17,9 @@
 //! - [`Federation`]: logins through another region's provider, linked to local accounts with
 //!   their level of assurance carried over.
 //!
+//! - [`Staff`]: roles (department officer, policy officer, auditor, operator) scoped by
+//!   department and division-code prefix, and [`decide`], the one rule every endpoint asks.
+//!
 //! It is not an HTTP server (the `server` crate serves the login pages and the provider's
 //! endpoints) and it never reads an island itself: the real-name check is an exchange read.
 //!
@@ -52,6 +55,7 @@ pub mod password;
 pub mod provider;
 mod realname;
 mod session;
+mod staff;
 mod throttle;
 mod token;
 pub mod totp;
@@ -70,6 +74,7 @@ pub use provider::{
 };
 pub use realname::{Registry, RESIDENT_DATASET};
 pub use session::{Session, Sessions, ABSOLUTE_MS, IDLE_MS};
+pub use staff::{decide, Action, Assignment, Role, Staff, StaffError};
 pub use throttle::RateLimit;
 pub use token::{now_millis, Millis};
 

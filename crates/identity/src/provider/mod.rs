@@ -241,6 +241,11 @@ impl Provider {
         &self.accounts
     }
 
+    /// The staff roles kept beside the accounts.
+    pub fn staff(&self) -> crate::Staff {
+        crate::Staff::new(self.store.clone())
+    }
+
     /// The token a form of the login pages carries, bound to the browser's session (or flow)
     /// cookie and to the request, so a form posted from another site is refused.
     pub fn form_token(&self, cookie: &str, request: &str) -> String {

@@ -127,7 +127,19 @@ pub async fn start(store: Store) -> Idp {
         .expect("islands open");
     let mut exchange = Exchange::new(store.clone(), islands, log, SubjectKey::from_bytes([3; 32]));
     exchange.add_owner_key("public_security", key(2));
-    let registry = Registry::new(Arc::new(exchange), "data_bureau", key(1));
+    let exchange = Arc::new(exchange);
+    let registry = Registry::new(Arc::clone(&exchange), "data_bureau", key(1));
+    let config = errandless_server::ServerConfig {
+        ledger_dir: ledger.path().to_owned(),
+        ledger_verifier: NoteSigner::from_seed(
+            "ledger.example.gov/oidc-test",
+            ALG_ED25519,
+            [9; 32],
+        )
+        .expect("a log key")
+        .verifier(),
+        operator_token: None,
+    };
 
     let channel = DevelopmentChannel::new(store.clone());
     let outbox = Outbox::new(store.clone(), Arc::new(channel.clone()));
@@ -165,7 +177,8 @@ pub async fn start(store: Store) -> Idp {
         secrets.push(secret.expect("a confidential client has a secret"));
     }
     let service = IdentityService::new(provider.clone(), Sessions::new(store), Some(registry));
-    let router = errandless_server::identity_router(Arc::new(service));
+    // Everything, as `errandless serve` mounts it: the tracker answers signed-in citizens.
+    let router = errandless_server::router_with_identity(exchange, config, Arc::new(service));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(errandless_server::serve(listener, router, async move {
         let _ = stopped.await;
