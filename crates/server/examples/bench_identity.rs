@@ -156,19 +156,40 @@ async fn prepare(data: &str, issuer: &str, count: u64, alg: &str, out: &str) -> 
     let (store, provider) = open(data, issuer).await?;
     let (client, secret) = client(data, &provider, alg).await?;
     let session = session(&store, &provider).await?;
-    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    // Four makers at once: a code lives a minute, so they must be ready quickly.
     let started = Instant::now();
-    for n in 0..count {
-        let (code, verifier) = code(&provider, &client, &session, n).await?;
-        let body = form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", &verifier),
-            ("client_id", &client),
-            ("client_secret", &secret),
-        ]);
-        writeln!(file, "{body}")?;
+    let makers = 4;
+    let mut tasks = Vec::new();
+    for m in 0..makers {
+        let (provider, client, secret, session) = (
+            provider.clone(),
+            client.clone(),
+            secret.clone(),
+            session.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut bodies = Vec::new();
+            for n in (m..count).step_by(makers as usize) {
+                let (code, verifier) = code(&provider, &client, &session, n)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                bodies.push(form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", &verifier),
+                    ("client_id", &client),
+                    ("client_secret", &secret),
+                ]));
+            }
+            Ok::<Vec<String>, String>(bodies)
+        }));
+    }
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for t in tasks {
+        for body in t.await?? {
+            writeln!(file, "{body}")?;
+        }
     }
     file.flush()?;
     eprintln!(
