@@ -220,10 +220,12 @@ impl Clients {
     /// Authenticates a client at the token, revocation or introspection endpoint: a
     /// confidential client by its secret, a public one by its id alone.
     pub async fn authenticate(&self, id: &str, secret: Option<&str>) -> Result<Client, OAuthError> {
-        let row = sqlx::query("SELECT secret_hash FROM identity_clients WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.store.pool())
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM identity_clients WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?;
         let unknown = || OAuthError::invalid_client("client authentication failed");
         let row = row.ok_or_else(unknown)?;
         let stored: Option<String> = row.try_get("secret_hash")?;
@@ -233,6 +235,6 @@ impl Clients {
             (None, None) => {}
             _ => return Err(unknown()),
         }
-        self.find(id).await?.ok_or_else(unknown)
+        Ok(client_of(&row)?)
     }
 }

@@ -130,6 +130,13 @@ pub struct LogoutParams {
     pub state: Option<String>,
 }
 
+/// The grant a token request spends: a code, or a refresh token (each by its hash).
+#[derive(Clone, Copy)]
+enum Spend<'a> {
+    Code(&'a str),
+    Refresh(&'a str),
+}
+
 /// What a token row says.
 struct TokenRow {
     kind: String,
@@ -691,17 +698,6 @@ impl Provider {
                 "the code_verifier does not match the code_challenge",
             ));
         }
-        let claimed = sqlx::query(
-            "UPDATE identity_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-        )
-        .bind(now)
-        .bind(&code_hash)
-        .execute(self.store.pool())
-        .await?;
-        if claimed.rows_affected() != 1 {
-            self.revoke_family(&code_hash, now).await?;
-            return Err(OAuthError::invalid_grant("the code was already used"));
-        }
         let level: String = row.try_get("level")?;
         let amr: String = row.try_get("amr")?;
         let nonce: String = row.try_get("nonce")?;
@@ -721,7 +717,14 @@ impl Provider {
             used_at: None,
             revoked_at: None,
         };
-        self.issue(client, &grant, Some(&nonce), now).await
+        self.issue(
+            client,
+            &grant,
+            Some(&nonce),
+            Spend::Code(&grant.family),
+            now,
+        )
+        .await
     }
 
     async fn refresh(
@@ -768,28 +771,19 @@ impl Provider {
                 ));
             }
         }
-        let claimed = sqlx::query(
-            "UPDATE identity_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(&hash)
-        .execute(self.store.pool())
-        .await?;
-        if claimed.rows_affected() != 1 {
-            self.revoke_family(&row.family, now).await?;
-            return Err(OAuthError::invalid_grant(
-                "the refresh token was already used",
-            ));
-        }
-        self.issue(client, &row, None, now).await
+        self.issue(client, &row, None, Spend::Refresh(&hash), now)
+            .await
     }
 
     /// Issues an access token, a refresh token in `grant`'s family, and an ID token.
+    /// In one transaction, spends the code or refresh token (only if no one else has) and
+    /// stores the new tokens, so a grant is never spent without its tokens nor used twice.
     async fn issue(
         &self,
         client: &Client,
         grant: &TokenRow,
         nonce: Option<&str>,
+        spend: Spend<'_>,
         now: Millis,
     ) -> Result<TokenResponse, OAuthError> {
         self.accounts
@@ -799,6 +793,29 @@ impl Provider {
         let access = random_token();
         let refresh = random_token();
         let mut tx = self.store.pool().begin().await?;
+        let (sql, hash) = match spend {
+            Spend::Code(hash) => (
+                "UPDATE identity_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
+                hash,
+            ),
+            Spend::Refresh(hash) => (
+                "UPDATE identity_tokens SET used_at = $1 WHERE token_hash = $2 \
+                 AND used_at IS NULL AND revoked_at IS NULL",
+                hash,
+            ),
+        };
+        let spent = sqlx::query(sql)
+            .bind(now)
+            .bind(hash)
+            .execute(&mut *tx)
+            .await?;
+        if spent.rows_affected() != 1 {
+            drop(tx);
+            self.revoke_family(&grant.family, now).await?;
+            return Err(OAuthError::invalid_grant(
+                "the code or refresh token was already used; its family is revoked",
+            ));
+        }
         for (token, kind, lifetime) in [
             (&access, "access", ACCESS_TOKEN_MS),
             (&refresh, "refresh", REFRESH_TOKEN_MS),
