@@ -47,6 +47,9 @@ pub enum ClientCommand {
     },
     /// List the registered clients.
     List,
+    /// Make new ID-token signing keys; the old ones stay in the JWKS for a day, and a running
+    /// server takes the new ones within a minute.
+    RotateKeys,
 }
 
 pub fn run(cmd: ClientCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -96,6 +99,19 @@ pub fn run(cmd: ClientCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
                 println!("client {} registered", client.id);
                 if let Some(secret) = secret {
                     println!("client secret (shown once): {secret}");
+                }
+                Ok(())
+            }
+            ClientCommand::RotateKeys => {
+                let now = errandless_identity::now_millis();
+                let keys = errandless_identity::provider::Keys::open(store.clone(), now)
+                    .await
+                    .context("while reading the signing keys")?;
+                keys.rotate(now)
+                    .await
+                    .context("while rotating the signing keys")?;
+                for alg in errandless_identity::provider::Alg::ALL {
+                    println!("{}\t{}", alg.name(), keys.signing(alg)?.kid);
                 }
                 Ok(())
             }

@@ -11,6 +11,7 @@ mod member_cmd;
 mod pay_cmd;
 mod policy_cmd;
 mod serve_cmd;
+mod staff_cmd;
 mod standard_cmd;
 mod sync_cmd;
 mod witness_cmd;
@@ -90,6 +91,11 @@ enum Command {
         #[command(subcommand)]
         command: client_cmd::ClientCommand,
     },
+    /// Staff roles on citizens' accounts, scoped by department and division.
+    Staff {
+        #[command(subcommand)]
+        command: staff_cmd::StaffCommand,
+    },
     /// Benefit policies written as code: check them against the standard.
     Policy {
         #[command(subcommand)]
@@ -160,6 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Member { command } => member_cmd::run(command, &settings),
         Command::Serve(args) => serve_cmd::run(args, &settings),
         Command::Client { command } => client_cmd::run(command, &settings),
+        Command::Staff { command } => staff_cmd::run(command, &settings),
         Command::Policy { command } => Ok(policy_cmd::run(command)),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);

@@ -220,13 +220,21 @@ async fn identity_service(
         );
         None
     };
+    // Every minute: signing keys again from the store (a rotation by `errandless client
+    // rotate-keys` counts within a minute); every ten: expired rows swept.
     let sweeper = provider.clone();
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
-        loop {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        for tick in 0u64.. {
             every.tick().await;
-            if let Err(e) = sweeper.sweep(errandless_identity::now_millis()).await {
-                tracing::warn!(error = %e, "expired identity rows could not be swept");
+            let now = errandless_identity::now_millis();
+            if let Err(e) = sweeper.keys().reload(now).await {
+                tracing::warn!(error = %e, "the signing keys could not be reloaded");
+            }
+            if tick % 10 == 0 {
+                if let Err(e) = sweeper.sweep(now).await {
+                    tracing::warn!(error = %e, "expired identity rows could not be swept");
+                }
             }
         }
     });
