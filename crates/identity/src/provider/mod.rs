@@ -157,6 +157,9 @@ struct TokenRow {
 #[derive(Clone, Debug)]
 pub struct Provider {
     store: Store,
+    /// On SQLite, write transactions wait here for one another rather than in SQLite's busy
+    /// handler, which sleeps and retries; on PostgreSQL it is not taken.
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     issuer: String,
     keys: Keys,
     clients: Clients,
@@ -226,6 +229,7 @@ impl Provider {
             keys: Keys::open(store.clone(), now).await?,
             clients: Clients::new(store.clone()),
             issuer: issuer.trim_end_matches('/').to_owned(),
+            writer: std::sync::Arc::default(),
             store,
             accounts,
             secret,
@@ -268,6 +272,14 @@ impl Provider {
             token.as_bytes(),
             self.form_token(cookie, request).as_bytes(),
         )
+    }
+
+    /// Waits for the other writers of this process, on SQLite only.
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.store.backend() {
+            errandless_store::Backend::Sqlite => Some(self.writer.lock().await),
+            errandless_store::Backend::Postgres => None,
+        }
     }
 
     /// The pairwise subject of an account for a client.
@@ -393,6 +405,7 @@ impl Provider {
             }
         }
         let internal = |e: sqlx::Error| fail("server_error", &IdentityError::from(e).to_string());
+        let _turn = self.write_turn().await;
         let mut tx = self.store.pool().begin().await.map_err(internal)?;
         sqlx::query("DELETE FROM identity_used_values WHERE expires_at < $1")
             .bind(now)
@@ -549,6 +562,7 @@ impl Provider {
         let challenge: String = row.try_get("code_challenge")?;
         let code = random_token();
         let scope = pending.scopes.join(" ");
+        let _turn = self.write_turn().await;
         let mut tx = self.store.pool().begin().await?;
         let deleted = sqlx::query("DELETE FROM identity_auth_requests WHERE id = $1")
             .bind(id)
@@ -792,6 +806,7 @@ impl Provider {
             .map_err(|_| OAuthError::invalid_grant("the account no longer exists"))?;
         let access = random_token();
         let refresh = random_token();
+        let turn = self.write_turn().await;
         let mut tx = self.store.pool().begin().await?;
         let (sql, hash) = match spend {
             Spend::Code(hash) => (
@@ -811,6 +826,7 @@ impl Provider {
             .await?;
         if spent.rows_affected() != 1 {
             drop(tx);
+            drop(turn);
             self.revoke_family(&grant.family, now).await?;
             return Err(OAuthError::invalid_grant(
                 "the code or refresh token was already used; its family is revoked",
@@ -840,6 +856,7 @@ impl Provider {
             .await?;
         }
         tx.commit().await?;
+        drop(turn);
         let mut claims = json!({
             "iss": self.issuer,
             "sub": self.subject(&client.id, &grant.account_id),
