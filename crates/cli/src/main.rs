@@ -6,6 +6,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod client_cmd;
 mod config;
 mod demo_cmd;
 mod ledger_cmd;
@@ -13,6 +14,7 @@ mod member_cmd;
 mod pay_cmd;
 mod policy_cmd;
 mod serve_cmd;
+mod staff_cmd;
 mod standard_cmd;
 mod sync_cmd;
 mod witness_cmd;
@@ -87,6 +89,16 @@ enum Command {
     /// Serve the exchange over HTTP: registry reads, the data tracker, OpenAPI, metrics and
     /// the ledger's files.
     Serve(serve_cmd::ServeArgs),
+    /// The apps that log citizens in through the OpenID Connect provider.
+    Client {
+        #[command(subcommand)]
+        command: client_cmd::ClientCommand,
+    },
+    /// Staff roles on citizens' accounts, scoped by department and division.
+    Staff {
+        #[command(subcommand)]
+        command: staff_cmd::StaffCommand,
+    },
     /// Benefit policies written as code: check them against the standard.
     Policy {
         #[command(subcommand)]
@@ -156,6 +168,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bank { command } => pay_cmd::bank(command),
         Command::Member { command } => member_cmd::run(command, &settings),
         Command::Serve(args) => serve_cmd::run(args, &settings),
+        Command::Client { command } => client_cmd::run(command, &settings),
+        Command::Staff { command } => staff_cmd::run(command, &settings),
         Command::Policy { command } => policy_cmd::run(command, &settings),
         Command::Standard { command } => {
             let counties = county_list(&settings.data);

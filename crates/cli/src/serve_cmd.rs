@@ -2,8 +2,8 @@
 //!
 //! Owners' answers are signed with the member keys found in `<data>/members/<id>.key` (as
 //! written by `errandless member add`) that match the member's current key. The data tracker
-//! opens only with `ERRANDLESS_OPERATOR_TOKEN` set, and must sit behind the identity layer
-//! before it faces citizens.
+//! answers signed-in citizens about their own records, auditors about their division, and the
+//! operator's `ERRANDLESS_OPERATOR_TOKEN` when one is set.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -24,6 +24,49 @@ pub struct ServeArgs {
     /// The address to listen on.
     #[arg(long, env = "ERRANDLESS_LISTEN", default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// The OpenID Connect issuer: the public base URL of this server (default: http://LISTEN).
+    #[arg(long, env = "ERRANDLESS_ISSUER", value_name = "URL")]
+    issuer: Option<String>,
+    /// The member the identity service reads household registration as, for the real-name
+    /// check; its key must be in <data>/members/.
+    #[arg(
+        long,
+        env = "ERRANDLESS_IDENTITY_MEMBER",
+        default_value = "data_bureau"
+    )]
+    identity_member: String,
+    /// Another region's provider whose citizens may log in here: NAME,ISSUER,CLIENT_ID,LEVEL
+    /// (LEVEL is the highest level taken from it). The client secret this installation holds
+    /// there comes from ERRANDLESS_UPSTREAM_SECRET_<NAME> (upper case, '-' as '_'). Repeat for
+    /// more.
+    #[arg(long = "upstream", value_name = "NAME,ISSUER,CLIENT_ID,LEVEL")]
+    upstreams: Vec<String>,
+}
+
+/// The upstream named by a `--upstream` value, with its secret from the environment.
+fn upstream(spec: &str) -> anyhow::Result<errandless_identity::Upstream> {
+    let parts: Vec<&str> = spec.split(',').map(str::trim).collect();
+    let [name, issuer, client_id, level] = parts.as_slice() else {
+        anyhow::bail!("--upstream {spec:?} is not NAME,ISSUER,CLIENT_ID,LEVEL");
+    };
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        anyhow::bail!("the upstream name {name:?} must be letters, digits and '-'");
+    }
+    let var = format!(
+        "ERRANDLESS_UPSTREAM_SECRET_{}",
+        name.to_ascii_uppercase().replace('-', "_")
+    );
+    let client_secret = std::env::var(&var)
+        .with_context(|| format!("the client secret for upstream {name} is not in {var}"))?;
+    Ok(errandless_identity::Upstream {
+        name: (*name).to_owned(),
+        issuer: (*issuer).to_owned(),
+        client_id: (*client_id).to_owned(),
+        client_secret,
+        max_level: level
+            .parse()
+            .with_context(|| format!("in --upstream {spec:?}"))?,
+    })
 }
 
 /// The islands' connectors: `<data>/islands.toml` if present, else the synthetic province's.
@@ -91,13 +134,32 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
             .ok()
             .filter(|t| !t.trim().is_empty()),
     };
-    let router = errandless_server::router(Arc::new(exchange), config);
+    let exchange = Arc::new(exchange);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("while binding {}", args.listen))?;
     let addr = listener
         .local_addr()
         .context("while reading the bound address")?;
+    let issuer = args
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let upstreams = args
+        .upstreams
+        .iter()
+        .map(|u| upstream(u))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let identity = identity_service(
+        &store,
+        &exchange,
+        data,
+        &issuer,
+        &args.identity_member,
+        upstreams,
+    )
+    .await?;
+    let router = errandless_server::router_with_identity(exchange, config, Arc::new(identity));
     eprintln!("listening on http://{addr}");
     // On a worker, not on this thread, which only waits: the runtime's workers do all the
     // work, connections and accept loop alike.
@@ -110,4 +172,77 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     .context("while serving")?;
     store.close().await;
     Ok(())
+}
+
+/// The identity provider of `issuer`. Phone codes go out through the development channel
+/// (a table and the log) until a real SMS channel is configured.
+async fn identity_service(
+    store: &Store,
+    exchange: &Arc<Exchange>,
+    data: &Path,
+    issuer: &str,
+    member: &str,
+    upstreams: Vec<errandless_identity::Upstream>,
+) -> anyhow::Result<errandless_server::IdentityService> {
+    use errandless_identity::{
+        Accounts, DevelopmentChannel, Outbox, Provider, Registry, Secret, Sessions,
+    };
+    errandless_identity::migrate(store)
+        .await
+        .context("while preparing the identity tables")?;
+    let secret = Secret::load_or_create(store)
+        .await
+        .context("while reading the identity secret")?;
+    let outbox = Outbox::new(
+        store.clone(),
+        Arc::new(DevelopmentChannel::new(store.clone())),
+    );
+    let accounts = Accounts::new(store.clone(), outbox, secret.clone());
+    let federation = (!upstreams.is_empty()).then(|| {
+        errandless_identity::Federation::new(store.clone(), accounts.clone(), issuer, upstreams)
+    });
+    let provider = Provider::open(
+        store.clone(),
+        issuer,
+        accounts,
+        secret,
+        errandless_identity::now_millis(),
+    )
+    .await
+    .context("while opening the OpenID Connect provider")?;
+    let key_file = crate::member_cmd::default_key_file(data, member);
+    let registry = if key_file.is_file() {
+        let key = crate::member_cmd::read_key_file(&key_file)?;
+        Some(Registry::new(Arc::clone(exchange), member, key))
+    } else {
+        tracing::warn!(
+            member,
+            "no key for the identity member: accounts stay at level L1 without the real-name check"
+        );
+        None
+    };
+    // Every minute: signing keys again from the store (a rotation by `errandless client
+    // rotate-keys` counts within a minute); every ten: expired rows swept.
+    let sweeper = provider.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        for tick in 0u64.. {
+            every.tick().await;
+            let now = errandless_identity::now_millis();
+            if let Err(e) = sweeper.keys().reload(now).await {
+                tracing::warn!(error = %e, "the signing keys could not be reloaded");
+            }
+            if tick % 10 == 0 {
+                if let Err(e) = sweeper.sweep(now).await {
+                    tracing::warn!(error = %e, "expired identity rows could not be swept");
+                }
+            }
+        }
+    });
+    let service =
+        errandless_server::IdentityService::new(provider, Sessions::new(store.clone()), registry);
+    Ok(match federation {
+        Some(f) => service.with_federation(f),
+        None => service,
+    })
 }

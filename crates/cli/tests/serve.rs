@@ -45,6 +45,39 @@ fn serve_needs_a_ledger_then_answers_and_stops_on_ctrl_c() {
         String::from_utf8_lossy(&keygen.stderr)
     );
 
+    // A malformed upstream, or one whose client secret is not in the environment, is refused
+    // before anything is served.
+    for (spec, secret, says) in [
+        (
+            "province-a,http://127.0.0.1:9",
+            Some("s"),
+            "NAME,ISSUER,CLIENT_ID,LEVEL",
+        ),
+        (
+            "province-a,http://127.0.0.1:9,region-b,L2",
+            None,
+            "ERRANDLESS_UPSTREAM_SECRET_PROVINCE_A",
+        ),
+        (
+            "province-a,http://127.0.0.1:9,region-b,L9",
+            Some("s"),
+            "not a level",
+        ),
+    ] {
+        let mut command = errandless(d);
+        match secret {
+            Some(s) => command.env("ERRANDLESS_UPSTREAM_SECRET_PROVINCE_A", s),
+            None => command.env_remove("ERRANDLESS_UPSTREAM_SECRET_PROVINCE_A"),
+        };
+        let refused = command
+            .args(["serve", "--listen", "127.0.0.1:0", "--upstream", spec])
+            .output()
+            .expect("runs");
+        assert_eq!(refused.status.code(), Some(1), "{spec}");
+        let text = String::from_utf8_lossy(&refused.stderr);
+        assert!(text.contains(says), "{spec}: {text}");
+    }
+
     let mut server = errandless(d)
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stderr(Stdio::piped())
@@ -66,8 +99,8 @@ fn serve_needs_a_ledger_then_answers_and_stops_on_ctrl_c() {
     assert_eq!(health.status(), 200);
     let tracker = ureq::get(&format!("{base}/data/myPersonalDataUsage?userId=x")).call();
     assert!(
-        matches!(tracker, Err(ureq::Error::Status(503, _))),
-        "the tracker is off without an operator token"
+        matches!(tracker, Err(ureq::Error::Status(401, _))),
+        "the tracker needs a session or the operator token"
     );
     let checkpoint = ureq::get(&format!("{base}/ledger/checkpoint"))
         .call()

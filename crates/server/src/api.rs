@@ -218,7 +218,9 @@ pub(crate) async fn metrics(State(app): State<Arc<App>>) -> Response {
         description = "Per-subject registry reads under grants, and the citizen's data tracker. \
             Paths under /data follow the GovStack Digital Registries BB API 1.3.0; the read is a \
             GET whose subject and fields are query parameters, with the consumer's signature and \
-            X-Road's request hash added. /ledger/ serves the ledger's C2SP tlog-tiles files.",
+            X-Road's request hash added. /ledger/ serves the ledger's C2SP tlog-tiles files. \
+            /oauth and /.well-known are the OpenID Connect provider (Core, Discovery, RFC 7636 \
+            PKCE, RFC 7009, RFC 7662, RP-Initiated Logout); /account is citizen registration.",
         license(name = "MIT OR Apache-2.0")
     ),
     paths(read, tracker::data_usage, healthz, metrics),
@@ -228,7 +230,9 @@ struct ApiDoc;
 
 /// The OpenAPI description of this server, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.merge(crate::oidc::IdentityDoc::openapi());
+    doc
 }
 
 async fn openapi_json() -> Response {

@@ -18,13 +18,17 @@
 //! over the response, which binds the request's SHA-256, also sent as [`REQUEST_HASH_HEADER`].
 //! Refusals are JSON `{ "code", "message" }` with the exchange's stable codes.
 //!
-//! The data tracker is an operator endpoint for now: it answers only requests that carry the
-//! configured operator token (`Authorization: Bearer …`), and is disabled when no token is
-//! configured. It must sit behind the identity layer, which will let each citizen see only
-//! their own reads, before it faces citizens.
+//! [`identity_router`] serves the OpenID Connect provider of the identity crate: discovery,
+//! JWKS, authorisation with its login and consent pages, token, UserInfo, revocation,
+//! introspection, logout, registration and federation (`/.well-known`, `/oauth`, `/account`,
+//! `/federation`). [`router_with_identity`] serves both, and then the data tracker answers a
+//! signed-in citizen about their own reads and an auditor about their division, besides the
+//! operator token (`Authorization: Bearer …`); with [`router`] alone it answers only that
+//! token, and is disabled when none is configured.
 //!
 //! This crate holds no business rule: every check of a read is the exchange's, every proof the
-//! ledger's. It is not the portal (HTML comes later) and does no authentication of people yet.
+//! ledger's, every login and authorisation decision the identity crate's. It is not the portal
+//! (HTML beyond the login and consent pages comes later).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,6 +40,7 @@ use errandless_ledger::NoteVerifier;
 mod api;
 mod error;
 mod metrics;
+mod oidc;
 mod time;
 mod tracker;
 
@@ -45,6 +50,7 @@ pub use api::{
 };
 pub use errandless_exchange::ReadRequest;
 pub use error::ErrorBody;
+pub use oidc::{IdentityService, DEVICE_COOKIE, FLOW_COOKIE, SESSION_COOKIE};
 pub use tracker::{data_usage_of, DataUsage, Reference, TrackerError};
 
 /// What the server needs besides the exchange.
@@ -65,6 +71,9 @@ pub(crate) struct App {
     pub exchange: Arc<Exchange>,
     pub config: ServerConfig,
     pub metrics: metrics::Metrics,
+    /// Sessions and staff roles, when the provider is served too: the data tracker then
+    /// answers a citizen about their own records and an auditor about their division.
+    pub identity: Option<Arc<IdentityService>>,
 }
 
 /// The router of every endpoint, over an exchange that records in the ledger at
@@ -74,8 +83,30 @@ pub fn router(exchange: Arc<Exchange>, config: ServerConfig) -> axum::Router {
         exchange,
         metrics: metrics::Metrics::new(),
         config,
+        identity: None,
     });
     api::routes(app)
+}
+
+/// Every endpoint and the OpenID Connect provider, with the data tracker open to signed-in
+/// citizens (their own records) and auditors (their division) as well as the operator.
+pub fn router_with_identity(
+    exchange: Arc<Exchange>,
+    config: ServerConfig,
+    identity: Arc<IdentityService>,
+) -> axum::Router {
+    let app = Arc::new(App {
+        exchange,
+        metrics: metrics::Metrics::new(),
+        config,
+        identity: Some(Arc::clone(&identity)),
+    });
+    api::routes(app).merge(oidc::routes(identity))
+}
+
+/// The router of the OpenID Connect provider and the login pages.
+pub fn identity_router(service: Arc<IdentityService>) -> axum::Router {
+    oidc::routes(service)
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in
@@ -87,7 +118,10 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "serving");
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

@@ -67,28 +67,92 @@ pub struct DataUsage {
     pub checkpoint: String,
 }
 
-fn authorised(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = app.config.operator_token.as_deref() else {
+/// Who asks: the operator (by token) or someone signed in (by session cookie).
+enum Caller {
+    Operator,
+    Session(errandless_identity::Session),
+}
+
+async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if let (Some(expected), Some(given)) = (app.config.operator_token.as_deref(), given) {
+        if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+            return Ok(Caller::Operator);
+        }
+    }
+    if let Some(identity) = &app.identity {
+        if let Some(id) = crate::oidc::cookie(headers, crate::SESSION_COOKIE) {
+            if let Ok(session) = identity
+                .sessions
+                .find(id, errandless_identity::now_millis())
+                .await
+            {
+                return Ok(Caller::Session(session));
+            }
+        }
+    }
+    if app.config.operator_token.is_none() && app.identity.is_none() {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "tracker_disabled",
             "the data tracker needs an operator token configured until citizens sign in",
         ));
-    };
-    let given = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if constant_time_eq(given.as_bytes(), expected.as_bytes()) {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the data tracker needs the operator token as `Authorization: Bearer …`",
-        ))
     }
+    Err(ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "the data tracker needs a signed-in session, or the operator token as `Authorization: Bearer …`",
+    ))
+}
+
+/// Whether a signed-in caller may see `subject`'s records: a citizen their own (once their
+/// real name is checked), an auditor those of the citizens registered in their division.
+async fn may_see(
+    app: &App,
+    session: &errandless_identity::Session,
+    subject: &CitizenId,
+) -> Result<(), ApiError> {
+    let identity = app
+        .identity
+        .as_ref()
+        .expect("sessions come only from the identity service");
+    let forbidden = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you may see your own records, or as an auditor those of your division",
+        )
+    };
+    let internal = |e: errandless_identity::IdentityError| {
+        tracing::warn!(error = %e, "the tracker could not check who asks");
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "internal", "try again")
+    };
+    let account = identity
+        .provider
+        .accounts()
+        .find(&session.account_id)
+        .await
+        .map_err(|_| forbidden())?;
+    if account.real_name_checked && account.citizen_id == subject.as_str() {
+        return Ok(());
+    }
+    let held = identity
+        .provider
+        .staff()
+        .of(&account.id)
+        .await
+        .map_err(internal)?;
+    let division = format!("{}000000", &subject.as_str()[..6]);
+    errandless_identity::decide(
+        &held,
+        errandless_identity::Action::ReadDataUsage {
+            division: &division,
+        },
+    )
+    .map_err(|_| forbidden())
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -108,6 +172,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
         (status = 200, description = "The reads, oldest first", body = Vec<DataUsage>),
         (status = 400, description = "malformed_subject: not a valid ID number", body = ErrorBody),
         (status = 401, description = "unauthorized", body = ErrorBody),
+        (status = 403, description = "forbidden: a citizen asked about someone else, or staff outside their division", body = ErrorBody),
         (status = 503, description = "tracker_disabled: no operator token configured", body = ErrorBody),
     )
 )]
@@ -127,7 +192,7 @@ async fn usage(
     params: UsageParams,
     headers: &HeaderMap,
 ) -> Result<Vec<DataUsage>, ApiError> {
-    authorised(app, headers)?;
+    let caller = caller(app, headers).await?;
     let id =
         CitizenId::parse(params.user_id.as_deref().unwrap_or_default().trim()).map_err(|e| {
             ApiError::new(
@@ -136,6 +201,9 @@ async fn usage(
                 format!("userId is not a valid citizen ID number: {e}"),
             )
         })?;
+    if let Caller::Session(session) = &caller {
+        may_see(app, session, &id).await?;
+    }
     data_usage_of(
         &app.exchange,
         &app.config.ledger_dir,

@@ -1,0 +1,169 @@
+//! The provider's keys and subjects on both backends: rotation keeps retired keys published
+//! for a day so tokens they signed still verify; pairwise subjects are stable per client and
+//! differ between clients.
+
+use errandless_identity::provider::{jose, Alg, Keys, PUBLISH_RETIRED_MS};
+use errandless_identity::{migrate, Accounts, DevelopmentChannel, Outbox, Provider, Secret};
+use errandless_store::testing::for_each_backend;
+use serde_json::json;
+use std::sync::Arc;
+
+const T0: i64 = 1_800_000_000_000;
+
+#[tokio::test]
+async fn rotation_signs_with_new_keys_and_keeps_the_old_ones_published_for_a_day() {
+    for_each_backend(|store| async move {
+        migrate(&store).await.unwrap();
+        let keys = Keys::open(store.clone(), T0).await.expect("keys made");
+        let old = keys.signing(Alg::Rs256).unwrap();
+        let old_ed = keys.signing(Alg::EdDsa).unwrap();
+        assert_eq!(keys.published().len(), 2);
+        let token = old.sign(&json!({"sub": "a"}));
+        let ed_token = old_ed.sign(&json!({"sub": "b"}));
+
+        // Another process opening the same store finds the same keys rather than making more.
+        let again = Keys::open(store.clone(), T0).await.unwrap();
+        assert_eq!(again.signing(Alg::Rs256).unwrap().kid, old.kid);
+
+        keys.rotate(T0 + 1).await.expect("rotates");
+        let new = keys.signing(Alg::Rs256).unwrap();
+        assert_ne!(new.kid, old.kid);
+        assert_ne!(keys.signing(Alg::EdDsa).unwrap().kid, old_ed.kid);
+        assert_eq!(keys.published().len(), 4, "old and new are published");
+        assert!(jose::verify(&token, &keys.published()).is_ok());
+        assert!(jose::verify(&ed_token, &keys.published()).is_ok());
+        let jwks = keys.jwks();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert!(kids.contains(&old.kid.as_str()) && kids.contains(&new.kid.as_str()));
+        assert!(
+            jwks["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|k| k.get("d").is_none() && k.get("p").is_none()),
+            "no private parts"
+        );
+
+        keys.reload(T0 + 1 + PUBLISH_RETIRED_MS + 1).await.unwrap();
+        assert_eq!(
+            keys.published().len(),
+            2,
+            "a day later only the new keys are published"
+        );
+        assert!(jose::verify(&token, &keys.published()).is_err());
+        assert!(jose::verify(&new.sign(&json!({})), &keys.published()).is_ok());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn pairwise_subjects_are_stable_per_client_and_differ_between_clients() {
+    for_each_backend(|store| async move {
+        migrate(&store).await.unwrap();
+        let secret = Secret::load_or_create(&store).await.unwrap();
+        let outbox = Outbox::new(
+            store.clone(),
+            Arc::new(DevelopmentChannel::new(store.clone())),
+        );
+        let accounts = Accounts::new(store.clone(), outbox, secret.clone());
+        let provider = Provider::open(
+            store.clone(),
+            "https://id.example.gov/",
+            accounts,
+            secret,
+            T0,
+        )
+        .await
+        .unwrap();
+        assert_eq!(provider.issuer(), "https://id.example.gov");
+        let a = provider.subject("app-a", "account-1");
+        assert_eq!(a, provider.subject("app-a", "account-1"));
+        assert_ne!(a, provider.subject("app-b", "account-1"));
+        assert_ne!(a, provider.subject("app-a", "account-2"));
+        assert!(
+            !a.contains("account"),
+            "the account id does not show through"
+        );
+        let d = provider.discovery();
+        assert_eq!(d["subject_types_supported"], json!(["pairwise"]));
+        assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(
+            d["id_token_signing_alg_values_supported"],
+            json!(["RS256", "EdDSA"])
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sweeping_deletes_only_what_has_expired() {
+    for_each_backend(|store| async move {
+        migrate(&store).await.unwrap();
+        let secret = Secret::load_or_create(&store).await.unwrap();
+        let outbox = Outbox::new(
+            store.clone(),
+            Arc::new(DevelopmentChannel::new(store.clone())),
+        );
+        let accounts = Accounts::new(store.clone(), outbox, secret.clone());
+        let provider = Provider::open(
+            store.clone(),
+            "https://id.example.gov",
+            accounts,
+            secret,
+            T0,
+        )
+        .await
+        .unwrap();
+        provider
+            .clients()
+            .add(
+                &errandless_identity::NewClient {
+                    id: "app".into(),
+                    name: "App".into(),
+                    purpose: "p".into(),
+                    redirect_uris: vec!["https://app.example.gov/cb".into()],
+                    post_logout_redirect_uris: vec![],
+                    scopes: vec![],
+                    confidential: false,
+                    id_token_alg: Alg::EdDsa,
+                    min_level: errandless_identity::Level::L1,
+                },
+                T0,
+            )
+            .await
+            .unwrap();
+        let params = errandless_identity::AuthorizeParams {
+            client_id: Some("app".into()),
+            redirect_uri: Some("https://app.example.gov/cb".into()),
+            response_type: Some("code".into()),
+            scope: Some("openid".into()),
+            state: Some("s".into()),
+            nonce: Some("n".into()),
+            code_challenge: Some("a".repeat(43)),
+            code_challenge_method: Some("S256".into()),
+            acr_values: None,
+        };
+        let pending = provider.authorize(&params, None, T0).await.expect("kept");
+        assert_eq!(
+            provider.sweep(T0 + 1).await.unwrap(),
+            0,
+            "nothing has expired yet"
+        );
+        assert!(provider
+            .pending(&pending.id, &pending.browser, T0 + 1)
+            .await
+            .is_ok());
+        let swept = provider.sweep(T0 + 2 * 24 * 3_600_000).await.unwrap();
+        assert_eq!(swept, 3, "the request, its nonce and its state");
+        assert!(provider
+            .pending(&pending.id, &pending.browser, T0 + 1)
+            .await
+            .is_err());
+    })
+    .await;
+}
