@@ -10,8 +10,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
-    compile, compile_for, register_snapshots, run as evaluate, simulate, SessionContext,
-    Simulation,
+    compile, compile_for, register_snapshots, run as evaluate, simulate, SessionContext, Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;

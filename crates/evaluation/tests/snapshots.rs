@@ -93,8 +93,10 @@ fn snapshots(dir: &Path) -> BTreeMap<String, PathBuf> {
 }
 
 fn decide(plan: &Plan, files: &BTreeMap<String, PathBuf>) -> Vec<Decision> {
-    let snapshots: BTreeMap<String, &Path> =
-        files.iter().map(|(d, p)| (d.clone(), p.as_path())).collect();
+    let snapshots: BTreeMap<String, &Path> = files
+        .iter()
+        .map(|(d, p)| (d.clone(), p.as_path()))
+        .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
@@ -124,7 +126,11 @@ fn one_subject_or_a_few_are_decided_as_in_the_whole_run() {
     );
     let subjects: Vec<&str> = some.iter().map(|d| d.subject.as_str()).collect();
     assert_eq!(subjects, ["A", "D"]);
-    for nobody in [vec!["Z".to_string()], vec!["A' OR 'x'='x".to_string()], vec![]] {
+    for nobody in [
+        vec!["Z".to_string()],
+        vec!["A' OR 'x'='x".to_string()],
+        vec![],
+    ] {
         assert!(
             decide(&compile_for(&policy, Some(&nobody)), &files).is_empty(),
             "{nobody:?}"

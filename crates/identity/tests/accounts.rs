@@ -72,14 +72,22 @@ async fn registration_confirms_the_phone_then_checks_the_real_name_in_the_ledger
             .expect("confirms");
         assert_eq!(account.level(), Some(Level::L1));
 
-        let before = f.exchange.accesses_of(&citizen_id).await.unwrap();
+        let before = f
+            .exchange
+            .accesses_of(&citizen_id, std::path::Path::new("no-datacenter"))
+            .await
+            .unwrap();
         let account = f
             .accounts
             .check_real_name(&account.id, &f.registry, T0 + 2)
             .await
             .expect("matches household registration");
         assert_eq!(account.level(), Some(Level::L2));
-        let after = f.exchange.accesses_of(&citizen_id).await.unwrap();
+        let after = f
+            .exchange
+            .accesses_of(&citizen_id, std::path::Path::new("no-datacenter"))
+            .await
+            .unwrap();
         assert_eq!(
             after.len(),
             before.len() + 1,

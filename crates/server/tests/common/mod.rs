@@ -138,6 +138,7 @@ pub async fn start(store: Store) -> Idp {
         )
         .expect("a log key")
         .verifier(),
+        datacenter_dir: ledger.path().join("datacenter"),
         operator_token: None,
     };
 
