@@ -9,21 +9,21 @@ use std::path::Path;
 fn standard_check_exit_codes_and_rules() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let ok = errandless(d, &["standard", "check", "id", "11010519491231002X"]);
+    let ok = errandless(d, &["standard", "check", "id", "52010219900307105X"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(text(&ok).starts_with("valid"));
 
-    let bad = errandless(d, &["standard", "check", "id", "110105194912310021"]);
+    let bad = errandless(d, &["standard", "check", "id", "520102199003071051"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(text(&bad).contains("check-character"), "{}", text(&bad));
 
-    let lower = errandless(d, &["standard", "check", "id", "11010519491231002x"]);
+    let lower = errandless(d, &["standard", "check", "id", "52010219900307105x"]);
     assert_eq!(lower.status.code(), Some(1));
     assert!(text(&lower).contains("upper-case-x"), "{}", text(&lower));
 
-    let legacy = errandless(d, &["standard", "check", "id", "110105491231002"]);
+    let legacy = errandless(d, &["standard", "check", "id", "520102900307105"]);
     assert_eq!(legacy.status.code(), Some(0), "{}", text(&legacy));
-    assert!(text(&legacy).contains("11010519491231002X"));
+    assert!(text(&legacy).contains("52010219900307105X"));
 
     let uscc = errandless(d, &["standard", "check", "uscc", "91350100M000100Y43"]);
     assert_eq!(uscc.status.code(), Some(0), "{}", text(&uscc));
@@ -151,12 +151,12 @@ fn demo_generates_into_the_data_directory_and_records_the_installation() {
             "standard",
             "check",
             "id",
-            "11010519491231002X",
+            "33010619850611108X",
         ],
     );
     assert_eq!(unknown.status.code(), Some(0), "{}", text(&unknown));
     assert!(
-        text(&unknown).contains("warning: address code 110105"),
+        text(&unknown).contains("warning: address code 330106"),
         "{}",
         text(&unknown)
     );

@@ -80,7 +80,7 @@
 //!     request_id: "0001".into(),
 //!     consumer: "civil_affairs".into(),
 //!     dataset: "public_security.resident".into(),
-//!     subject: "11010519491231002X".into(),
+//!     subject: "52010219900307105X".into(),
 //!     fields: vec!["name".into()],
 //!     purpose: "benefit_eligibility".into(),
 //! };

@@ -271,7 +271,7 @@ mod tests {
             request_id: "r-1".into(),
             consumer: "civil_affairs".into(),
             dataset: "public_security.resident".into(),
-            subject: "11010519491231002X".into(),
+            subject: "52010219900307105X".into(),
             fields: vec!["name".into()],
             purpose: "benefit_eligibility".into(),
         }
@@ -283,7 +283,7 @@ mod tests {
         assert_eq!(
             String::from_utf8(bytes).expect("utf-8"),
             "errandless-exchange/read-request/v1\n{\"request_id\":\"r-1\",\"consumer\":\"civil_affairs\",\
-             \"dataset\":\"public_security.resident\",\"subject\":\"11010519491231002X\",\
+             \"dataset\":\"public_security.resident\",\"subject\":\"52010219900307105X\",\
              \"fields\":[\"name\"],\"purpose\":\"benefit_eligibility\"}"
         );
         assert_eq!(request().hash().len(), 64);

@@ -1658,7 +1658,7 @@ mod tests {
         let templates = Templates::new(&grant, 1_700_000_000_000).expect("templates");
         let key = SubjectKey::from_bytes([5; 32]);
         for change in [Change::Added, Change::Changed, Change::Removed] {
-            let tag = key.tag("11010519491231002X");
+            let tag = key.tag("52010219900307105X");
             let hex: [u8; 64] = tag.to_hex().into_bytes().try_into().expect("64 digits");
             let expected = access_entry(&grant, 1_700_000_000_000, change, tag)
                 .and_then(|e| e.to_bytes().map_err(|e| SyncError::Ledger(e.to_string())))

@@ -35,7 +35,7 @@ async fn the_synthetic_islands_open_and_answer_with_only_the_fields_asked_for() 
     let none = islands
         .lookup(
             "public_security.resident",
-            "11010519491231002X",
+            "52010219900307105X",
             &fields(&["name"]),
         )
         .await

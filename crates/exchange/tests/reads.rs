@@ -260,7 +260,7 @@ async fn every_bad_request_is_refused_with_its_code_and_recorded() {
                 request(
                     "r-id",
                     "public_security.resident",
-                    "11010519491231002Y",
+                    "52010219900307105Y",
                     &["name"],
                 )
                 .sign(&key(1)),

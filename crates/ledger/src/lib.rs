@@ -27,7 +27,7 @@
 //! let secret = SubjectKey::generate();
 //! let mut entry = Entry::new(Kind::new(Kind::ACCESS)?, "education-bureau")?;
 //! entry.purpose = Some("freshman-subsidy-2026".into());
-//! entry.subject = Some(secret.tag("11010519491231002X"));
+//! entry.subject = Some(secret.tag("52010219900307105X"));
 //! let indexes = log.append(&[entry.to_bytes()?])?; // durable once this returns
 //!
 //! let receipt = Receipt::prove(dir.path(), &vkey, indexes.start)?;

@@ -278,7 +278,7 @@ async fn reads_over_http_are_signed_refused_with_codes_tracked_and_counted() {
                 request(
                     "r-5",
                     "public_security.resident",
-                    "110105194912310021",
+                    "520102199003071051",
                     &["name"],
                 ),
                 key(1),

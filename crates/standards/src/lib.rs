@@ -14,8 +14,8 @@
 //! ```
 //! use errandless_standards::{CitizenId, DivisionCode, Level, Standard};
 //!
-//! let id = CitizenId::parse("11010519491231002X").unwrap();
-//! assert_eq!(id.birth_date().to_string(), "1949-12-31");
+//! let id = CitizenId::parse("52010219900307105X").unwrap();
+//! assert_eq!(id.birth_date().to_string(), "1990-03-07");
 //!
 //! let village = DivisionCode::parse("520102001003").unwrap();
 //! assert_eq!(village.level(), Level::Village);

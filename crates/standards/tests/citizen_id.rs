@@ -24,12 +24,12 @@ fn with_check(first17: &str) -> String {
 }
 
 #[test]
-fn the_gb11643_worked_example_validates() {
-    // The example number printed in GB 11643-1999 itself.
-    let id = parse("11010519491231002X").unwrap();
-    assert_eq!(id.address_code(), 110105);
-    assert_eq!(id.birth_date(), Date::new(1949, 12, 31).unwrap());
-    assert_eq!(id.sex(), Sex::Female);
+fn a_synthetic_number_validates_and_reads_its_parts() {
+    // A synthetic number: Nanming district of Guiyang, born 7 March 1990, sequence 105.
+    let id = parse("52010219900307105X").unwrap();
+    assert_eq!(id.address_code(), 520102);
+    assert_eq!(id.birth_date(), Date::new(1990, 3, 7).unwrap());
+    assert_eq!(id.sex(), Sex::Male);
 }
 
 #[test]
@@ -100,15 +100,15 @@ fn unknown_county_is_a_warning_not_an_error() {
 
 #[test]
 fn legacy_fifteen_digit_numbers_convert() {
-    // GB 11643 example in its 15-digit form: 110105 491231 002.
-    let id = CitizenId::from_legacy("110105491231002", today()).unwrap();
-    assert_eq!(id.to_string(), "11010519491231002X");
+    // The same synthetic number in its 15-digit form: 520102 900307 105.
+    let id = CitizenId::from_legacy("520102900307105", today()).unwrap();
+    assert_eq!(id.to_string(), "52010219900307105X");
     assert_eq!(
-        CitizenId::from_legacy("11010549123100", today()).map_err(|e| e.rule()),
+        CitizenId::from_legacy("52010290030710", today()).map_err(|e| e.rule()),
         Err("length")
     );
     assert_eq!(
-        CitizenId::from_legacy("110105490231002", today()).map_err(|e| e.rule()),
+        CitizenId::from_legacy("520102900231105", today()).map_err(|e| e.rule()),
         Err("birth-date")
     );
 }
