@@ -56,6 +56,8 @@ pub mod provider;
 mod realname;
 mod session;
 mod staff;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod throttle;
 mod token;
 pub mod totp;

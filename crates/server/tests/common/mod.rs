@@ -9,31 +9,21 @@ use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::sync::Arc;
 
-use ed25519_dalek::SigningKey;
-use errandless_exchange::{
-    Exchange, Grants, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Members, Mode, NewMember,
-    Purpose, Terms,
-};
 use errandless_identity::provider::Alg;
+pub use errandless_identity::testing::resident;
+use errandless_identity::testing::verifying_exchange;
 use errandless_identity::{
-    Accounts, DevelopmentChannel, Level, NewClient, Outbox, Provider, Registry, Secret, Sessions,
-    RESIDENT_DATASET,
+    Accounts, DevelopmentChannel, Level, NewClient, Outbox, Provider, Secret, Sessions,
 };
-use errandless_ledger::{Durability, NoteSigner, Sequencer, SubjectKey, ALG_ED25519};
+use errandless_ledger::{NoteSigner, ALG_ED25519};
 use errandless_server::IdentityService;
-use errandless_standards::Uscc;
 use errandless_store::Store;
-use errandless_synth::testing::{pick, province};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 pub const CLIENT: &str = "benefits-app";
 pub const EDDSA_CLIENT: &str = "school-app";
 pub const REDIRECT: &str = "http://127.0.0.1:9/callback";
 pub const AFTER_LOGOUT: &str = "http://127.0.0.1:9/bye";
-
-fn key(n: u8) -> SigningKey {
-    SigningKey::from_bytes(&[n; 32])
-}
 
 pub struct Idp {
     pub base: String,
@@ -55,80 +45,10 @@ impl Idp {
     }
 }
 
-/// A living resident's ID number and name, the `n`-th in ID order.
-pub fn resident(n: usize) -> (String, String) {
-    let row = pick(
-        "public_security",
-        &format!(
-            "SELECT id_number || '|' || name FROM resident WHERE status = 'registered' \
-             GROUP BY id_number HAVING COUNT(*) = 1 ORDER BY id_number LIMIT 1 OFFSET {n}"
-        ),
-    );
-    let (id, name) = row.split_once('|').expect("id|name");
-    (id.to_owned(), name.to_owned())
-}
-
 pub async fn start(store: Store) -> Idp {
-    errandless_exchange::migrate(&store)
-        .await
-        .expect("exchange migrations");
-    errandless_identity::migrate(&store)
-        .await
-        .expect("identity migrations");
-    let members = Members::new(store.clone());
-    for (id, n) in [("data_bureau", 1u8), ("public_security", 2)] {
-        members
-            .register(
-                NewMember {
-                    id: id.into(),
-                    uscc: Uscc::compose(b'1', b'1', 520000, u32::from(n)).to_string(),
-                    name_zh: format!("{id} 中文"),
-                    name_en: id.into(),
-                    key: key(n).verifying_key(),
-                },
-                0,
-            )
-            .await
-            .expect("registers");
-    }
-    let grants = Grants::new(store.clone());
-    let request = grants
-        .file(
-            Terms {
-                consumer: "data_bureau".into(),
-                dataset: RESIDENT_DATASET.into(),
-                fields: vec!["name".into(), "status".into()],
-                purpose: Purpose::IdentityVerification,
-                legal_basis: LegalBasis {
-                    kind: LegalBasisKind::AdministrativeRegulation,
-                    reference: "居民身份证法 第十三条".into(),
-                },
-                valid_from: 0,
-                valid_until: i64::MAX,
-                scope: None,
-                mode: Mode::PerSubject,
-            },
-            0,
-        )
-        .await
-        .expect("files");
-    grants
-        .approve(&request.id, "public_security", 0)
-        .await
-        .expect("approves");
     let ledger = tempfile::tempdir().expect("temp dir");
-    let signer = NoteSigner::from_seed("ledger.example.gov/oidc-test", ALG_ED25519, [9; 32])
-        .expect("a log key");
-    let log = Sequencer::create(ledger.path(), signer)
-        .expect("ledger")
-        .with_durability(Durability::Unsynced);
-    let islands = Islands::open(&IslandsConfig::synthetic(province()), province())
-        .await
-        .expect("islands open");
-    let mut exchange = Exchange::new(store.clone(), islands, log, SubjectKey::from_bytes([3; 32]));
-    exchange.add_owner_key("public_security", key(2));
-    let exchange = Arc::new(exchange);
-    let registry = Registry::new(Arc::clone(&exchange), "data_bureau", key(1));
+    let (exchange, registry) =
+        verifying_exchange(&store, ledger.path(), "ledger.example.gov/oidc-test").await;
     let config = errandless_server::ServerConfig {
         ledger_dir: ledger.path().to_owned(),
         ledger_verifier: NoteSigner::from_seed(
