@@ -8,7 +8,6 @@ use anyhow::Context as _;
 use clap::Subcommand;
 use errandless_identity::provider::Alg;
 use errandless_identity::{Clients, Level, NewClient};
-use errandless_store::Store;
 
 use crate::config::Settings;
 
@@ -53,14 +52,9 @@ pub enum ClientCommand {
 }
 
 pub fn run(cmd: ClientCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("while starting the async runtime")?;
+    let runtime = crate::runtime()?;
     runtime.block_on(async {
-        let store = Store::open(&settings.store_location())
-            .await
-            .context("while opening the platform store")?;
+        let store = settings.open_store().await?;
         errandless_identity::migrate(&store)
             .await
             .context("while preparing the identity tables")?;

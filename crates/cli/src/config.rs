@@ -87,6 +87,13 @@ impl Settings {
             .unwrap_or_else(|| errandless_store::Store::default_url(&self.data))
     }
 
+    /// Opens the platform store at [`Settings::store_location`].
+    pub async fn open_store(&self) -> anyhow::Result<errandless_store::Store> {
+        errandless_store::Store::open(&self.store_location())
+            .await
+            .context("while opening the platform store")
+    }
+
     /// Merges flags (already merged with the environment by clap) over the file over defaults.
     pub fn load(
         config_flag: Option<&Path>,

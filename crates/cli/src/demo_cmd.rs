@@ -120,9 +120,7 @@ pub(crate) async fn walk(
     }
     let verifier = crate::ledger_cmd::load_verifier(&log_dir, None)?;
 
-    let store = Store::open(&settings.store_location())
-        .await
-        .context("while opening the platform store")?;
+    let store = settings.open_store().await?;
     migrate(&store)
         .await
         .context("while preparing the exchange's tables")?;

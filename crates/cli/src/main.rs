@@ -156,6 +156,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The runtime of a command that waits on the store or the network one thing at a time.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("while starting the async runtime")
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref(), cli.data)?;
     match cli.command {
@@ -280,10 +288,7 @@ fn demo(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
     print_summary(&report, started.elapsed());
 
     let url = settings.store_location();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("while starting the async runtime")?;
+    let runtime = runtime()?;
     runtime.block_on(async {
         let store = errandless_store::Store::open(&url)
             .await

@@ -17,7 +17,6 @@ use base64::Engine as _;
 use clap::Subcommand;
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{key_text, Member, Members, NewMember};
-use errandless_store::Store;
 
 use crate::config::Settings;
 
@@ -73,14 +72,9 @@ pub fn read_key_file(path: &Path) -> anyhow::Result<SigningKey> {
 }
 
 pub fn run(cmd: MemberCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("while starting the async runtime")?;
+    let runtime = crate::runtime()?;
     runtime.block_on(async {
-        let store = Store::open(&settings.store_location())
-            .await
-            .context("while opening the platform store")?;
+        let store = settings.open_store().await?;
         errandless_exchange::migrate(&store)
             .await
             .context("while preparing the exchange's tables")?;

@@ -102,13 +102,6 @@ pub struct LogArg {
     log: Option<PathBuf>,
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("while starting the async runtime")
-}
-
 fn payer(settings: &Settings) -> Payer {
     let d = Payer::default();
     let p = &settings.payments;
@@ -133,9 +126,7 @@ async fn open(settings: &Settings, log: &LogArg) -> anyhow::Result<Payments> {
     if let Err((field, rule)) = payer.validate() {
         bail!("the [payments] configuration: {field} {rule}");
     }
-    let store = Store::open(&settings.store_location())
-        .await
-        .context("while opening the platform store")?;
+    let store = settings.open_store().await?;
     errandless_payments::migrate(&store)
         .await
         .context("while migrating the payment tables")?;
@@ -149,7 +140,7 @@ async fn open(settings: &Settings, log: &LogArg) -> anyhow::Result<Payments> {
 }
 
 pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let rt = runtime()?;
+    let rt = crate::runtime()?;
     match cmd {
         PayCommand::Bench {
             dir,

@@ -73,7 +73,7 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
             let Some(policies) = load_all(&files) else {
                 return Ok(ExitCode::from(1));
             };
-            runtime()?.block_on(simulate_policies(
+            evaluation_runtime()?.block_on(simulate_policies(
                 settings,
                 &policies,
                 &consumer,
@@ -88,7 +88,7 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
             let Some(policies) = load_all(&files) else {
                 return Ok(ExitCode::from(1));
             };
-            runtime()?.block_on(bench_policies(settings, &policies, &consumer, subjects))
+            evaluation_runtime()?.block_on(bench_policies(settings, &policies, &consumer, subjects))
         }
     }
 }
@@ -96,11 +96,14 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
 /// Every policy of `files`, checked with their examples on the examples' own runtime, or
 /// `None` once their errors are printed.
 fn load_all(files: &[PathBuf]) -> Option<Vec<Policy>> {
-    files.iter().map(|f| load_checked(f)).collect()
+    files
+        .iter()
+        .map(|f| load_checked(f).map(|(policy, _)| policy))
+        .collect()
 }
 
 /// Two workers, as the machine has two cores; DataFusion runs its partitions on them.
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+fn evaluation_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -166,52 +169,34 @@ async fn bench_policies(
     Ok(ExitCode::SUCCESS)
 }
 
+/// The platform store, with the exchange's tables (where the snapshots are listed).
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    let store = Store::open(&settings.store_location())
-        .await
-        .with_context(|| {
-            format!(
-                "while opening the platform store of {}",
-                settings.data.display()
-            )
-        })?;
+    let store = settings.open_store().await?;
     errandless_exchange::migrate(&store).await?;
     Ok(store)
 }
 
 fn check(files: &[PathBuf]) -> ExitCode {
-    {
-        {
-            let mut invalid = false;
-            for file in files {
-                let name = file.display().to_string();
-                let checked = Policy::load(file).and_then(|policy| {
-                    errandless_evaluation::check_examples(&policy, &name).map(|n| (policy, n))
-                });
-                match checked {
-                    Ok((policy, run)) => {
-                        println!("ok {name} ({}): {run} examples run", policy.id)
-                    }
-                    Err(errors) => {
-                        invalid = true;
-                        for e in errors {
-                            eprintln!("{e}");
-                        }
-                    }
-                }
+    let mut invalid = false;
+    for file in files {
+        match load_checked(file) {
+            Some((policy, run)) => {
+                println!("ok {} ({}): {run} examples run", file.display(), policy.id)
             }
-            ExitCode::from(u8::from(invalid))
+            None => invalid = true,
         }
     }
+    ExitCode::from(u8::from(invalid))
 }
 
-/// Loads and checks a policy, examples included; prints its errors.
-fn load_checked(file: &Path) -> Option<Policy> {
+/// Loads and checks a policy, examples included, with how many examples ran; prints its
+/// errors as FILE:LINE:COL: message.
+fn load_checked(file: &Path) -> Option<(Policy, usize)> {
     let name = file.display().to_string();
-    match Policy::load(file)
-        .and_then(|policy| errandless_evaluation::check_examples(&policy, &name).map(|_| policy))
-    {
-        Ok(policy) => Some(policy),
+    match Policy::load(file).and_then(|policy| {
+        errandless_evaluation::check_examples(&policy, &name).map(|run| (policy, run))
+    }) {
+        Ok(checked) => Some(checked),
         Err(errors) => {
             for e in errors {
                 eprintln!("{e}");

@@ -94,9 +94,7 @@ pub fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     let data = &settings.data;
-    let store = Store::open(&settings.store_location())
-        .await
-        .context("while opening the platform store")?;
+    let store = settings.open_store().await?;
     errandless_exchange::migrate(&store)
         .await
         .context("while preparing the exchange's tables")?;

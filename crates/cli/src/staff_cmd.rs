@@ -7,7 +7,6 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Subcommand;
 use errandless_identity::{Accounts, DevelopmentChannel, Outbox, Role, Secret, Staff};
-use errandless_store::Store;
 
 use crate::config::Settings;
 
@@ -41,14 +40,9 @@ pub enum StaffCommand {
 }
 
 pub fn run(cmd: StaffCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("while starting the async runtime")?;
+    let runtime = crate::runtime()?;
     runtime.block_on(async {
-        let store = Store::open(&settings.store_location())
-            .await
-            .context("while opening the platform store")?;
+        let store = settings.open_store().await?;
         errandless_identity::migrate(&store)
             .await
             .context("while preparing the identity tables")?;

@@ -66,10 +66,7 @@ struct BenchArgs {
 }
 
 pub fn run(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("while starting the async runtime")?;
+    let runtime = crate::runtime()?;
     match args.command {
         Some(SyncCommand::Bench(bench_args)) => runtime.block_on(bench(bench_args, settings)),
         None => runtime.block_on(sync(args, settings)),
@@ -78,9 +75,7 @@ pub fn run(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 
 async fn sync(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let data = &settings.data;
-    let store = Store::open(&settings.store_location())
-        .await
-        .context("while opening the platform store")?;
+    let store = settings.open_store().await?;
     migrate(&store)
         .await
         .context("while applying the exchange's migrations")?;
