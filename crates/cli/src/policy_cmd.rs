@@ -139,7 +139,7 @@ async fn bench_policies(
             .collect();
         let ctx = SessionContext::new();
         let plan = compile(policy);
-        register_snapshots(&ctx, &plan, &evaluated.files()).await?;
+        register_snapshots(&ctx, &plan, &evaluated.paths).await?;
         let mut times = Vec::with_capacity(picked.len());
         for subject in &picked {
             let plan = compile_for(policy, Some(std::slice::from_ref(subject)));
@@ -278,15 +278,6 @@ pub(crate) struct Evaluated {
     pub took: std::time::Duration,
 }
 
-impl Evaluated {
-    fn files(&self) -> BTreeMap<String, &Path> {
-        self.paths
-            .iter()
-            .map(|(d, p)| (d.clone(), p.as_path()))
-            .collect()
-    }
-}
-
 /// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads,
 /// naming a missing snapshot, one whose grant lacks a field, or a missing file.
 pub(crate) async fn evaluate_policy(
@@ -332,11 +323,7 @@ pub(crate) async fn evaluate_policy(
     }
     let started = Instant::now();
     let ctx = SessionContext::new();
-    let paths: BTreeMap<String, &Path> = files
-        .iter()
-        .map(|(d, p)| (d.clone(), p.as_path()))
-        .collect();
-    register_snapshots(&ctx, &plan, &paths)
+    register_snapshots(&ctx, &plan, &files)
         .await
         .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
     let decisions = evaluate(&ctx, &plan)

@@ -269,10 +269,10 @@ fn with_condition_met(combination: &str, condition: &str) -> String {
 }
 
 /// Registers the data center's snapshot of each dataset the plan reads (`dataset` to file).
-pub async fn register_snapshots(
+pub async fn register_snapshots<P: AsRef<Path>>(
     ctx: &SessionContext,
     plan: &Plan,
-    snapshots: &BTreeMap<String, &Path>,
+    snapshots: &BTreeMap<String, P>,
 ) -> Result<(), EvaluationError> {
     for t in &plan.tables {
         let path = snapshots
@@ -280,7 +280,7 @@ pub async fn register_snapshots(
             .ok_or_else(|| EvaluationError::MissingSnapshot(t.dataset.clone()))?;
         ctx.register_parquet(
             &t.name,
-            &path.display().to_string(),
+            &path.as_ref().display().to_string(),
             ParquetReadOptions::default(),
         )
         .await?;

@@ -93,16 +93,12 @@ fn snapshots(dir: &Path) -> BTreeMap<String, PathBuf> {
 }
 
 fn decide(plan: &Plan, files: &BTreeMap<String, PathBuf>) -> Vec<Decision> {
-    let snapshots: BTreeMap<String, &Path> = files
-        .iter()
-        .map(|(d, p)| (d.clone(), p.as_path()))
-        .collect();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a runtime");
     runtime.block_on(async {
         let ctx = datafusion_ctx();
-        register_snapshots(&ctx, plan, &snapshots)
+        register_snapshots(&ctx, plan, files)
             .await
             .expect("registered");
         run(&ctx, plan).await.expect("ran")
