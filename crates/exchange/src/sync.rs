@@ -99,7 +99,7 @@ pub struct SnapshotId(pub [u8; 32]);
 
 impl SnapshotId {
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        crate::read::hex(&self.0)
     }
 
     /// Parses 64 lowercase hexadecimal digits.
@@ -1379,18 +1379,6 @@ impl Delta<'_> {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .flat_map(|b| {
-            [
-                HEX[usize::from(b >> 4)] as char,
-                HEX[usize::from(b & 15)] as char,
-            ]
-        })
-        .collect()
-}
-
 /// Whether a subject is in the grant's division scope: the county of an ID number's address
 /// code, or of a social credit code's registration authority (see [`crate::Grants`]).
 fn in_scope(
@@ -1442,7 +1430,7 @@ fn delta_position(path: &Path, subject: &str) -> Result<Option<u64>, SyncError> 
             .and_then(|s| Some((s.min_bytes_opt()?, s.max_bytes_opt()?)))
             .is_none_or(|(min, max)| min <= key && key <= max);
         if admits {
-            let reader = File::open(path).map_err(|e| bad(e.to_string()))?;
+            let reader = file.try_clone().map_err(|e| bad(e.to_string()))?;
             let mask = ProjectionMask::roots(metadata.parquet_schema(), [0]);
             let batches =
                 ParquetRecordBatchReaderBuilder::new_with_metadata(reader, metadata.clone())
