@@ -32,8 +32,10 @@ use arrow_array::StringArray;
 use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch};
 use arrow_schema::{DataType, Field, Schema};
 use datafusion::arrow::compute::cast;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::datasource::MemTable;
 use datafusion::prelude::ParquetReadOptions;
+pub use errandless_policy::Decision;
 use errandless_policy::{ErrorKind, ExampleValue, Policy, PolicyError};
 use errandless_standards::ElementType;
 
@@ -76,24 +78,8 @@ pub struct Plan {
     pub exclusions: Vec<String>,
     /// The input that holds the payee's account, for a paying policy.
     pub pay_to: Option<String>,
-}
-
-/// What the policy decided for one subject.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Decision {
-    pub subject: String,
-    /// Each condition's id and whether it held.
-    pub conditions: Vec<(String, bool)>,
-    /// Each exclusion's id and whether it applied.
-    pub exclusions: Vec<(String, bool)>,
-    pub eligible: bool,
-    /// Whether the payee's account is known (always true for a screen).
-    pub payable: bool,
-    /// Per condition, in the order of `conditions`: whether the eligibility combination would
-    /// hold were that condition met.
-    pub eligible_if_met: Vec<bool>,
-    /// Per payment, in fen; 0 when not eligible or for a screen.
-    pub amount: i64,
+    /// The policy's inputs, in its order: the columns of [`Decision::values`].
+    pub inputs: Vec<String>,
 }
 
 /// Quotes an identifier for the query.
@@ -214,9 +200,14 @@ pub fn compile_for(policy: &Policy, subjects: Option<&[String]>) -> Plan {
         .conditions
         .iter()
         .map(|c| {
+            // A condition whose failure alone is no near miss never counts as one.
+            let combination = if c.near_miss {
+                with_condition_met(&policy.eligible, &c.id)
+            } else {
+                "false".to_owned()
+            };
             format!(
-                ", COALESCE(({}), false) AS {}",
-                with_condition_met(&policy.eligible, &c.id),
+                ", COALESCE(({combination}), false) AS {}",
                 quoted(&if_met_column(&c.id))
             )
         })
@@ -243,6 +234,7 @@ pub fn compile_for(policy: &Policy, subjects: Option<&[String]>) -> Plan {
         conditions: policy.conditions.iter().map(|c| c.id.clone()).collect(),
         exclusions: policy.exclusions.iter().map(|x| x.id.clone()).collect(),
         pay_to: policy.payment.as_ref().map(|p| p.pay_to.clone()),
+        inputs: policy.inputs.iter().map(|i| i.name.clone()).collect(),
     }
 }
 
@@ -328,13 +320,23 @@ pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, Eva
             .iter()
             .map(|c| booleans(&if_met_column(c)))
             .collect::<Result<_, _>>()?;
+        let inputs: Vec<ArrayRef> = plan
+            .inputs
+            .iter()
+            .map(|name| column(name))
+            .collect::<Result<_, _>>()?;
+        let options = FormatOptions::default();
+        let formatters: Vec<ArrayFormatter> = inputs
+            .iter()
+            .map(|a| ArrayFormatter::try_new(a.as_ref(), &options))
+            .collect::<Result<_, _>>()?;
         let amount = column("amount")?;
         let amount = amount
             .as_any()
             .downcast_ref::<Int64Array>()
             .ok_or_else(|| EvaluationError::Result("amount".into()))?;
         for row in 0..batch.num_rows() {
-            out.push(Decision {
+            let mut decision = Decision {
                 subject: subject.value(row).to_string(),
                 conditions: plan
                     .conditions
@@ -359,7 +361,16 @@ pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, Eva
                 } else {
                     0
                 },
-            });
+                values: Vec::new(),
+            };
+            if decision.is_recorded() {
+                decision.values = inputs
+                    .iter()
+                    .zip(&formatters)
+                    .map(|(a, f)| a.is_valid(row).then(|| f.value(row).to_string()))
+                    .collect();
+            }
+            out.push(decision);
         }
     }
     Ok(out)

@@ -89,25 +89,8 @@ pub fn simulate(policy: &Policy, decisions: &[Decision]) -> Simulation {
             }
             continue;
         }
-        if d.exclusions.iter().any(|(_, applies)| *applies) {
-            continue;
-        }
-        let failed: Vec<usize> = d
-            .conditions
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, held))| !held)
-            .map(|(i, _)| i)
-            .collect();
-        // One condition failed, and at least one other held: with a single condition, or
-        // none met, nobody is "near".
-        let met = d.conditions.len() - failed.len();
-        if let ([only], 1..) = (failed.as_slice(), met) {
-            if d.eligible_if_met.get(*only).copied().unwrap_or(false) {
-                *s.near_misses
-                    .entry(d.conditions[*only].0.clone())
-                    .or_default() += 1;
-            }
+        if let Some(condition) = d.near_miss() {
+            *s.near_misses.entry(condition.to_owned()).or_default() += 1;
         }
     }
     s

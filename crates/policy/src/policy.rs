@@ -47,6 +47,10 @@ pub struct Condition {
     pub id: String,
     pub when: String,
     pub cite: String,
+    /// Whether failing this condition alone makes a near miss (`near_miss = false` in the
+    /// file for what the policy is about, such as an age or a disability, rather than a
+    /// detail a person may have wrong or may supply). Default: true.
+    pub near_miss: bool,
 }
 
 /// A reason that takes an otherwise eligible subject out, over inputs and conditions.
@@ -201,6 +205,12 @@ struct RawCondition {
     id: Spanned<String>,
     when: Spanned<String>,
     cite: Spanned<String>,
+    #[serde(default = "near_miss_default")]
+    near_miss: bool,
+}
+
+fn near_miss_default() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -428,6 +438,7 @@ fn build(
             id: c.id.get_ref().clone(),
             when: c.when.get_ref().clone(),
             cite: c.cite.get_ref().clone(),
+            near_miss: c.near_miss,
         });
     }
     let condition_ids: BTreeSet<String> = conditions.iter().map(|c| c.id.clone()).collect();
