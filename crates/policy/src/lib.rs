@@ -2,7 +2,9 @@
 //!
 //! A policy is a TOML file: bilingual titles, its legal basis, a validity period, the data
 //! elements of the unified standard it reads (`[inputs]`, joined on the subject), conditions
-//! written as SQL boolean expressions each citing its article, the eligibility combination and
+//! written as SQL boolean expressions each citing its article (with `near_miss = false` on a
+//! condition whose failure alone is no near miss, such as the age of an old-age allowance),
+//! the eligibility combination and
 //! exclusions, an amount in integer fen with the input that holds the payee's account and a
 //! frequency (one-off, or monthly over the validity period), and `[[test]]` examples: persons
 //! with inputs and the decision expected for them, the policy author's own unit tests. The
@@ -50,16 +52,31 @@
 //! - each example names only inputs, gives values of their types and codes, and an amount
 //!   when (and only when) it is eligible for a paying policy.
 //!
-//! What it is not: it does not evaluate. It checks the examples' shape; `errandless-evaluation`
-//! (a plan over the data center's Parquet snapshots on Apache DataFusion, in a crate of its
-//! own) runs them. It reads no data, decides about nobody and records nothing in the ledger.
+//! [`Enactments`] records what a run of a policy decided ([`Decision`]): a decision for
+//! everyone eligible and every near miss, each with the policy version and snapshots it read,
+//! in the platform store (`policy_*` tables) and the ledger, once (see [`enactment`]). Each
+//! can be explained to its subject in zh-CN or English ([`Explanation`], after France's CRPA
+//! L311-3-1).
+//!
+//! What it is not: it does not evaluate. `errandless-evaluation` (a plan over the data
+//! center's Parquet snapshots on Apache DataFusion, in a crate of its own) runs policies and
+//! their examples; this crate checks them and records the decisions it is handed. It reads no
+//! island and pays nobody: entitlements go to the payments crate.
 //!
 //! Positions inside an expression are exact for literal strings and for basic strings without
 //! escapes; with escapes they may drift to the right within the string.
 
+mod decision;
+pub mod enactment;
 mod error;
+pub mod explanation;
 mod expr;
+mod period;
 mod policy;
+
+pub use decision::Decision;
+pub use enactment::{EnactError, EnactReport, Enactment, Enactments, InForce, Recorded, Run};
+pub use explanation::{Explanation, Lang, Source};
 
 pub use error::{ErrorKind, PolicyError};
 pub use policy::{

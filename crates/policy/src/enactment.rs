@@ -1,0 +1,688 @@
+//! Enactment: the decisions a run of a policy makes, recorded in the platform store and the
+//! ledger so that each can be explained to its subject and reproduced later.
+//!
+//! A run ([`Enactments::enact`]) records a decision for every subject it touches: everyone
+//! eligible and every near miss ([`Decision::is_recorded`]). A decision is stored with the
+//! enactment that made it (the policy version's hash and the snapshots read), the result of
+//! each condition and exclusion, and the input values; [`Enactments::explanation`] rebuilds its
+//! [`Explanation`] from the stored policy file, so the explanation is always that of the
+//! version enacted.
+//!
+//! # Once, and not lost
+//!
+//! - A subject's decision is recorded again only when it differs from their latest one for the
+//!   same policy period (compared by a digest over the policy version, the outcome, the
+//!   amount, each condition's result and the values). Repeating a run records nothing new.
+//! - Runs record one at a time: every writing transaction first updates `policy_lock`, and the
+//!   comparison with the latest decisions happens inside that transaction, so two runs at
+//!   once cannot record the same decision twice.
+//! - The order is database first, then ledger, as an outbox (the payments crate works the same
+//!   way): the decisions commit in one transaction, numbered without gaps (`seq`); their
+//!   entries are then appended to the ledger in chunks, each planned in
+//!   `policy_ledger_cursor` before the append. After a crash, a planned chunk found in the log
+//!   byte for byte is marked logged, otherwise appended again. A crash can delay an entry,
+//!   never lose or double it, since every run starts by logging what an earlier one left.
+//!
+//! Paying is the caller's: [`EnactReport::payable`] lists the payable eligible decisions with
+//! a reference to each, and the payments crate's entitlements are unique per policy, period
+//! and subject, so a repeated or interrupted run pays no one twice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use errandless_ledger::{Entry, Kind, Sequencer, SubjectKey, TileReader};
+use errandless_store::{Store, StoreError};
+use serde_json::json;
+use sha2::{Digest as _, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row as _, Transaction};
+
+use crate::explanation::{Explanation, Source};
+use crate::{Decision, Policy, PolicyError};
+
+/// The policy crate's migrations, embedded at compile time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Creates or updates the policy tables (`policy_*`) in the platform store.
+pub async fn migrate(store: &Store) -> Result<(), StoreError> {
+    store.migrate("policy", &MIGRATOR).await.map(drop)
+}
+
+/// Decisions per insert statement (14 parameters each, under SQLite's limit).
+const INSERT_CHUNK: usize = 1_000;
+/// Ledger entries per append: one fsync round each.
+const LEDGER_CHUNK: i64 = 20_000;
+
+/// Why decisions could not be recorded or read.
+#[derive(Debug, thiserror::Error)]
+pub enum EnactError {
+    #[error("the platform store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("the ledger: {0}")]
+    Ledger(String),
+    #[error("the stored decisions are inconsistent: {0}")]
+    Corrupt(String),
+    #[error("the stored policy version {hash} no longer checks: {errors:?}")]
+    StoredPolicy {
+        hash: String,
+        errors: Vec<PolicyError>,
+    },
+}
+
+fn ledger_err(e: impl std::fmt::Display) -> EnactError {
+    EnactError::Ledger(e.to_string())
+}
+
+/// The SHA-256 of a policy file's bytes, hex: the version a decision names.
+pub fn policy_hash(source: &str) -> String {
+    hex(&Sha256::digest(source.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Which subjects a run evaluated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Run {
+    /// Everyone with a record in any dataset the policy reads.
+    Batch,
+    /// Only the subjects an incremental sync touched.
+    Delta,
+}
+
+impl Run {
+    fn as_str(self) -> &'static str {
+        match self {
+            Run::Batch => "batch",
+            Run::Delta => "delta",
+        }
+    }
+}
+
+/// One run to record: the policy, the file it was read from, the period it decides for, and
+/// the snapshots it read.
+pub struct Enactment<'a> {
+    pub policy: &'a Policy,
+    /// The policy file's text, stored by its hash.
+    pub source: &'a str,
+    pub period: &'a str,
+    pub sources: &'a [Source],
+    pub run: Run,
+}
+
+/// What a run recorded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EnactReport {
+    pub enactment: i64,
+    pub evaluated: u64,
+    /// Decisions recorded by this run (new or changed).
+    pub recorded: u64,
+    /// Decisions the run made again exactly as before.
+    pub unchanged: u64,
+    pub eligible: u64,
+    /// Eligible, but with no account: they are asked to bind one.
+    pub without_account: u64,
+    pub near_misses: u64,
+    /// Per payable eligible decision: its position in the run's decisions and its reference
+    /// (`decision-<seq>`), for the entitlement.
+    pub payable: Vec<(usize, String)>,
+}
+
+/// A recorded decision, as the store keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub seq: i64,
+    pub enactment: i64,
+    pub policy_id: String,
+    pub period: String,
+    pub subject: String,
+    pub eligible: bool,
+    pub payable: bool,
+    pub amount_fen: i64,
+    pub near_miss: Option<String>,
+    pub decided_ms: i64,
+    /// The ledger leaf of its entry, once logged.
+    pub leaf: Option<u64>,
+}
+
+/// A policy version's most recent enactment: what a delta run re-runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InForce {
+    pub policy_id: String,
+    pub policy_hash: String,
+    pub source: String,
+    pub period: String,
+}
+
+/// The decisions of every enactment, in the platform store and the ledger.
+pub struct Enactments {
+    store: Store,
+    ledger: Arc<tokio::sync::Mutex<Sequencer>>,
+    key: SubjectKey,
+    /// The member that decides: the ledger entries' actor.
+    actor: String,
+}
+
+/// The stored shape of a decision's condition and exclusion results.
+fn held_text(d: &Decision) -> String {
+    let bit = |(_, h): &(String, bool)| if *h { '1' } else { '0' };
+    let mut s: String = d.conditions.iter().map(bit).collect();
+    s.push('|');
+    s.extend(d.exclusions.iter().map(bit));
+    s
+}
+
+fn digest_of(policy_hash: &str, d: &Decision, held: &str, vals: &str) -> String {
+    let canonical = json!([
+        policy_hash,
+        d.eligible,
+        d.eligible && d.payable,
+        d.amount,
+        d.near_miss(),
+        held,
+        vals
+    ]);
+    hex(&Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+async fn write_tx(store: &Store) -> Result<Transaction<'static, Any>, EnactError> {
+    let mut tx = store.pool().begin().await?;
+    sqlx::query("UPDATE policy_lock SET n = n + 1 WHERE id = 1")
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
+fn flag(b: bool) -> i64 {
+    i64::from(b)
+}
+
+impl Enactments {
+    pub fn new(
+        store: Store,
+        ledger: Arc<tokio::sync::Mutex<Sequencer>>,
+        key: SubjectKey,
+        actor: &str,
+    ) -> Enactments {
+        Enactments {
+            store,
+            ledger,
+            key,
+            actor: actor.to_owned(),
+        }
+    }
+
+    /// Records the decisions of one run (see the module documentation). `decisions` are the
+    /// evaluator's, with values filled for the subjects to record.
+    pub async fn enact(
+        &self,
+        e: &Enactment<'_>,
+        decisions: &[Decision],
+        now_ms: i64,
+    ) -> Result<EnactReport, EnactError> {
+        self.flush_ledger().await?;
+        let hash = policy_hash(e.source);
+        let mut report = EnactReport {
+            evaluated: decisions.len() as u64,
+            ..EnactReport::default()
+        };
+        // What each recorded subject's decision is now.
+        let mut now: Vec<(usize, String, String, String)> = Vec::new();
+        for (i, d) in decisions.iter().enumerate() {
+            if !d.is_recorded() {
+                continue;
+            }
+            if d.eligible {
+                report.eligible += 1;
+                if !d.payable && e.policy.payment.is_some() {
+                    report.without_account += 1;
+                }
+            } else {
+                report.near_misses += 1;
+            }
+            let held = held_text(d);
+            let vals = serde_json::to_string(&d.values).unwrap_or_else(|_| "[]".into());
+            let digest = digest_of(&hash, d, &held, &vals);
+            now.push((i, held, vals, digest));
+        }
+
+        let mut tx = write_tx(&self.store).await?;
+        sqlx::query(
+            "INSERT INTO policy_versions (hash, policy_id, source, recorded_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (hash) DO NOTHING",
+        )
+        .bind(&hash)
+        .bind(&e.policy.id)
+        .bind(e.source)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        let enactment: i64 =
+            sqlx::query("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM policy_enactments")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get("n")?;
+        report.enactment = enactment;
+
+        // The latest decision of each subject this run touches, for this policy period.
+        let mut latest: HashMap<String, (i64, String)> = HashMap::new();
+        let rows = if now.len() <= 500 {
+            let mut rows = Vec::new();
+            for chunk in now.chunks(100) {
+                let placeholders: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+                let sql = format!(
+                    "SELECT subject_id, seq, digest FROM policy_decisions \
+                     WHERE policy_id = $1 AND period = $2 AND subject_id IN ({}) ORDER BY seq",
+                    placeholders.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(&e.policy.id).bind(e.period);
+                for (i, ..) in chunk {
+                    q = q.bind(&decisions[*i].subject);
+                }
+                rows.extend(q.fetch_all(&mut *tx).await?);
+            }
+            rows
+        } else {
+            sqlx::query(
+                "SELECT subject_id, seq, digest FROM policy_decisions \
+                 WHERE policy_id = $1 AND period = $2 ORDER BY seq",
+            )
+            .bind(&e.policy.id)
+            .bind(e.period)
+            .fetch_all(&mut *tx)
+            .await?
+        };
+        for row in rows {
+            latest.insert(
+                row.try_get("subject_id")?,
+                (row.try_get("seq")?, row.try_get("digest")?),
+            );
+        }
+
+        let mut seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM policy_decisions")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("m")?;
+        let mut fresh: Vec<(usize, &str, &str, &str, i64)> = Vec::new();
+        for (i, held, vals, digest) in &now {
+            let d = &decisions[*i];
+            let decided = match latest.get(&d.subject) {
+                Some((old, old_digest)) if old_digest == digest => {
+                    report.unchanged += 1;
+                    *old
+                }
+                _ => {
+                    seq += 1;
+                    fresh.push((*i, held, vals, digest, seq));
+                    seq
+                }
+            };
+            if d.eligible && d.payable && e.policy.payment.is_some() {
+                report.payable.push((*i, format!("decision-{decided}")));
+            }
+        }
+        report.recorded = fresh.len() as u64;
+        for chunk in fresh.chunks(INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO policy_decisions (seq, enactment_id, policy_id, period, subject_id, \
+                 eligible, payable, amount_fen, near_miss, held, vals, digest, decided_ms) VALUES ",
+            );
+            for k in 0..chunk.len() {
+                let p = k * 13;
+                if k > 0 {
+                    sql.push(',');
+                }
+                let params: Vec<String> = (1..=13).map(|j| format!("${}", p + j)).collect();
+                sql.push('(');
+                sql.push_str(&params.join(", "));
+                sql.push(')');
+            }
+            let mut q = sqlx::query(&sql);
+            for (i, held, vals, digest, seq) in chunk {
+                let d = &decisions[*i];
+                q = q
+                    .bind(*seq)
+                    .bind(enactment)
+                    .bind(&e.policy.id)
+                    .bind(e.period)
+                    .bind(&d.subject)
+                    .bind(flag(d.eligible))
+                    .bind(flag(d.eligible && d.payable))
+                    .bind(d.amount)
+                    .bind(d.near_miss())
+                    .bind(*held)
+                    .bind(*vals)
+                    .bind(*digest)
+                    .bind(now_ms);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let sources = serde_json::to_string(e.sources).unwrap_or_else(|_| "[]".into());
+        sqlx::query(
+            "INSERT INTO policy_enactments (id, policy_id, policy_hash, period, run, sources, \
+             evaluated, recorded, at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(enactment)
+        .bind(&e.policy.id)
+        .bind(&hash)
+        .bind(e.period)
+        .bind(e.run.as_str())
+        .bind(sources)
+        .bind(report.evaluated as i64)
+        .bind(report.recorded as i64)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.flush_ledger().await?;
+        Ok(report)
+    }
+
+    /// The latest enactment of each policy, with its stored file: what a sync's delta run
+    /// evaluates again.
+    pub async fn in_force(&self) -> Result<Vec<InForce>, EnactError> {
+        let rows = sqlx::query(
+            "SELECT e.policy_id, e.policy_hash, e.period, v.source FROM policy_enactments e \
+             JOIN policy_versions v ON v.hash = e.policy_hash \
+             WHERE e.id IN (SELECT MAX(id) FROM policy_enactments GROUP BY policy_id) \
+             ORDER BY e.policy_id",
+        )
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(InForce {
+                    policy_id: r.try_get("policy_id")?,
+                    policy_hash: r.try_get("policy_hash")?,
+                    period: r.try_get("period")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every decision recorded about `subject`, oldest first.
+    pub async fn decisions_of(&self, subject: &str) -> Result<Vec<Recorded>, EnactError> {
+        decisions_of(&self.store, subject).await
+    }
+
+    /// Appends every recorded decision not yet in the ledger, first settling an append that an
+    /// interrupted run planned. Returns how many it appended.
+    pub async fn flush_ledger(&self) -> Result<u64, EnactError> {
+        let mut log = self.ledger.lock().await;
+        let cursor = sqlx::query(
+            "SELECT logged_through, plan_first_seq, plan_last_seq, plan_first_index \
+             FROM policy_ledger_cursor WHERE id = 1",
+        )
+        .fetch_one(self.store.pool())
+        .await?;
+        let mut logged: i64 = cursor.try_get("logged_through")?;
+        if let (Some(first), Some(last), Some(index)) = (
+            cursor.try_get::<Option<i64>, _>("plan_first_seq")?,
+            cursor.try_get::<Option<i64>, _>("plan_last_seq")?,
+            cursor.try_get::<Option<i64>, _>("plan_first_index")?,
+        ) {
+            if self.plan_is_in_log(&log, first, last, index).await? {
+                self.settle(Some((first, last, index))).await?;
+                logged = last;
+            } else {
+                self.settle(None).await?;
+            }
+        }
+        let mut appended = 0u64;
+        loop {
+            let rows = self.entry_rows(logged, logged + LEDGER_CHUNK).await?;
+            let (Some(head), Some(tail)) = (rows.first(), rows.last()) else {
+                break;
+            };
+            let first: i64 = head.try_get("seq")?;
+            let last: i64 = tail.try_get("seq")?;
+            if first != logged + 1 || last - first + 1 != rows.len() as i64 {
+                return Err(EnactError::Corrupt(format!(
+                    "decisions after {logged} are not numbered without gaps"
+                )));
+            }
+            let entries = rows
+                .iter()
+                .map(|r| self.entry_bytes(r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let index = i64::try_from(log.size()).unwrap_or(i64::MAX);
+            sqlx::query(
+                "UPDATE policy_ledger_cursor SET plan_first_seq = $1, plan_last_seq = $2, \
+                 plan_first_index = $3 WHERE id = 1",
+            )
+            .bind(first)
+            .bind(last)
+            .bind(index)
+            .execute(self.store.pool())
+            .await?;
+            let range = log.append(&entries).map_err(ledger_err)?;
+            if range.start != index as u64 {
+                return Err(ledger_err(format!(
+                    "the log grew from {index} to {} under the enactment's lock",
+                    range.start
+                )));
+            }
+            self.settle(Some((first, last, index))).await?;
+            logged = last;
+            appended += entries.len() as u64;
+        }
+        Ok(appended)
+    }
+
+    /// Clears the planned chunk; when `appended` names it as now in the log (first and last
+    /// seq, first leaf), its leaves are stored and the cursor moves past it, in one transaction.
+    async fn settle(&self, appended: Option<(i64, i64, i64)>) -> Result<(), EnactError> {
+        let mut tx = self.store.pool().begin().await?;
+        if let Some((first, last, index)) = appended {
+            sqlx::query(
+                "UPDATE policy_decisions SET leaf = seq - $1 + $2 WHERE seq >= $1 AND seq <= $3",
+            )
+            .bind(first)
+            .bind(index)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE policy_ledger_cursor SET logged_through = $1 WHERE id = 1")
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE policy_ledger_cursor SET plan_first_seq = NULL, plan_last_seq = NULL, \
+             plan_first_index = NULL WHERE id = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn entry_rows(&self, after: i64, through: i64) -> Result<Vec<AnyRow>, EnactError> {
+        Ok(sqlx::query(
+            "SELECT d.seq, d.enactment_id, d.policy_id, d.period, d.subject_id, d.eligible, \
+             d.payable, d.amount_fen, d.near_miss, d.digest, d.decided_ms, e.policy_hash \
+             FROM policy_decisions d JOIN policy_enactments e ON e.id = d.enactment_id \
+             WHERE d.seq > $1 AND d.seq <= $2 ORDER BY d.seq",
+        )
+        .bind(after)
+        .bind(through)
+        .fetch_all(self.store.pool())
+        .await?)
+    }
+
+    /// Whether the log holds the planned decisions at the planned leaves, byte for byte.
+    async fn plan_is_in_log(
+        &self,
+        log: &Sequencer,
+        first: i64,
+        last: i64,
+        index: i64,
+    ) -> Result<bool, EnactError> {
+        let (Ok(index), Ok(n)) = (u64::try_from(index), u64::try_from(last - first + 1)) else {
+            return Ok(false);
+        };
+        if n == 0 || log.size() < index + n {
+            return Ok(false);
+        }
+        let reader = TileReader::new(log.dir(), log.size());
+        for (seq, leaf) in [(first, index), (last, index + n - 1)] {
+            let rows = self.entry_rows(seq - 1, seq).await?;
+            let Some(row) = rows.first() else {
+                return Ok(false);
+            };
+            if reader.entry(leaf).map_err(ledger_err)? != self.entry_bytes(row)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The ledger entry of one decision row, rebuilt the same way every time.
+    fn entry_bytes(&self, r: &AnyRow) -> Result<Vec<u8>, EnactError> {
+        let mut entry = Entry::new(Kind::new(Kind::DECISION).map_err(ledger_err)?, &self.actor)
+            .map_err(ledger_err)?;
+        let policy: String = r.try_get("policy_id")?;
+        let subject: String = r.try_get("subject_id")?;
+        entry.purpose = Some(policy.clone());
+        entry.subject = Some(self.key.tag(&subject));
+        entry.time = Some(u64::try_from(r.try_get::<i64, _>("decided_ms")? / 1000).unwrap_or(0));
+        let eligible = r.try_get::<i64, _>("eligible")? != 0;
+        let payable = r.try_get::<i64, _>("payable")? != 0;
+        let near_miss: Option<String> = r.try_get("near_miss")?;
+        entry.body = json!({
+            "seq": r.try_get::<i64, _>("seq")?,
+            "enactment": r.try_get::<i64, _>("enactment_id")?,
+            "policy": policy,
+            "policy_hash": r.try_get::<String, _>("policy_hash")?,
+            "period": r.try_get::<String, _>("period")?,
+            "outcome": outcome(eligible, payable, near_miss.is_some()),
+            "amount_fen": r.try_get::<i64, _>("amount_fen")?,
+            "near_miss": near_miss,
+            "digest": r.try_get::<String, _>("digest")?,
+        });
+        entry.to_bytes().map_err(ledger_err)
+    }
+}
+
+/// A decision's outcome in one word.
+pub fn outcome(eligible: bool, payable: bool, near_miss: bool) -> &'static str {
+    match (eligible, payable, near_miss) {
+        (true, true, _) => "eligible",
+        (true, false, _) => "eligible_without_account",
+        (false, _, true) => "near_miss",
+        (false, _, false) => "not_eligible",
+    }
+}
+
+const DECISION_COLUMNS: &str = "d.seq, d.enactment_id, d.policy_id, d.period, d.subject_id, \
+    d.eligible, d.payable, d.amount_fen, d.near_miss, d.decided_ms, d.leaf";
+
+fn recorded_of(r: &AnyRow) -> Result<Recorded, EnactError> {
+    Ok(Recorded {
+        seq: r.try_get("seq")?,
+        enactment: r.try_get("enactment_id")?,
+        policy_id: r.try_get("policy_id")?,
+        period: r.try_get("period")?,
+        subject: r.try_get("subject_id")?,
+        eligible: r.try_get::<i64, _>("eligible")? != 0,
+        payable: r.try_get::<i64, _>("payable")? != 0,
+        amount_fen: r.try_get("amount_fen")?,
+        near_miss: r.try_get("near_miss")?,
+        decided_ms: r.try_get("decided_ms")?,
+        leaf: r
+            .try_get::<Option<i64>, _>("leaf")?
+            .and_then(|l| u64::try_from(l).ok()),
+    })
+}
+
+/// Every decision recorded about `subject`, oldest first: what the data tracker lists beside
+/// the reads of their data.
+pub async fn decisions_of(store: &Store, subject: &str) -> Result<Vec<Recorded>, EnactError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS} FROM policy_decisions d WHERE d.subject_id = $1 ORDER BY d.seq"
+    ))
+    .bind(subject)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(recorded_of).collect()
+}
+
+/// The explanation of the latest decision about `subject` under `policy_id` for `period`
+/// (any period when `None`), rebuilt from the policy version and snapshots it was made
+/// with; `None` when no decision was recorded.
+pub async fn explanation(
+    store: &Store,
+    policy_id: &str,
+    period: Option<&str>,
+    subject: &str,
+) -> Result<Option<(Recorded, Explanation)>, EnactError> {
+    let row = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS}, d.held, d.vals, e.policy_hash, e.sources, v.source \
+         FROM policy_decisions d JOIN policy_enactments e ON e.id = d.enactment_id \
+         JOIN policy_versions v ON v.hash = e.policy_hash \
+         WHERE d.policy_id = $1 AND d.subject_id = $2 AND ($3 = '' OR d.period = $3) \
+         ORDER BY d.seq DESC LIMIT 1"
+    ))
+    .bind(policy_id)
+    .bind(subject)
+    .bind(period.unwrap_or(""))
+    .fetch_optional(store.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let recorded = recorded_of(&row)?;
+    let hash: String = row.try_get("policy_hash")?;
+    let source: String = row.try_get("source")?;
+    let policy = Policy::parse(
+        &format!("{policy_id}@{hash}"),
+        &source,
+        errandless_standards::Standard::builtin(),
+    )
+    .map_err(|errors| EnactError::StoredPolicy {
+        hash: hash.clone(),
+        errors,
+    })?;
+    let sources: Vec<Source> = serde_json::from_str(&row.try_get::<String, _>("sources")?)
+        .map_err(|e| EnactError::Corrupt(format!("sources of decision {}: {e}", recorded.seq)))?;
+    let values: Vec<Option<String>> = serde_json::from_str(&row.try_get::<String, _>("vals")?)
+        .map_err(|e| EnactError::Corrupt(format!("values of decision {}: {e}", recorded.seq)))?;
+    let held: String = row.try_get("held")?;
+    let (conditions, exclusions) = held.split_once('|').unwrap_or((held.as_str(), ""));
+    let bits = |text: &str, ids: Vec<String>| -> Vec<(String, bool)> {
+        ids.into_iter()
+            .zip(text.chars())
+            .map(|(id, c)| (id, c == '1'))
+            .collect()
+    };
+    let conditions = bits(
+        conditions,
+        policy.conditions.iter().map(|c| c.id.clone()).collect(),
+    );
+    let decision = Decision {
+        subject: recorded.subject.clone(),
+        eligible_if_met: conditions
+            .iter()
+            .map(|(id, _)| recorded.near_miss.as_deref() == Some(id.as_str()))
+            .collect(),
+        conditions,
+        exclusions: bits(
+            exclusions,
+            policy.exclusions.iter().map(|x| x.id.clone()).collect(),
+        ),
+        eligible: recorded.eligible,
+        payable: recorded.payable || !recorded.eligible,
+        amount: recorded.amount_fen,
+        values,
+    };
+    let explanation = Explanation::of(&policy, &hash, &recorded.period, &sources, &decision);
+    Ok(Some((recorded, explanation)))
+}
