@@ -123,8 +123,8 @@ pub use read::{
 };
 pub use recorder::{Placement, Recorder, RecorderError};
 pub use sync::{
-    snapshots, Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport, DATACENTER_DIR,
-    LEDGER_BATCH, SNAPSHOT_KIND,
+    snapshots, touched_subjects, Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport,
+    DATACENTER_DIR, LEDGER_BATCH, SNAPSHOT_KIND,
 };
 
 /// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.

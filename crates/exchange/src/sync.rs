@@ -1409,6 +1409,39 @@ type VersionKey = (String, String, i64);
 /// `(position, leaf, len)`.
 type LedgerRun = (u64, u64, u64);
 
+/// The subjects a snapshot version touched (added, changed or removed since its parent), read
+/// from its delta file in `datacenter`, sorted: the population of the policy engine's delta
+/// run.
+pub fn touched_subjects(
+    datacenter: &Path,
+    snapshot: &SnapshotId,
+) -> Result<Vec<String>, SyncError> {
+    let path = datacenter.join(snapshot.delta_file_name());
+    let bad = |reason: String| SyncError::BadParent {
+        id: path.display().to_string(),
+        reason,
+    };
+    let file = File::open(&path).map_err(|e| bad(e.to_string()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| bad(e.to_string()))?;
+    let mask = ProjectionMask::roots(builder.parquet_schema(), [0]);
+    let batches = builder
+        .with_projection(mask)
+        .with_batch_size(DELTA_ROW_GROUP_ROWS)
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    for batch in batches {
+        let batch = batch.map_err(|e| bad(e.to_string()))?;
+        let subjects = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .ok_or_else(|| bad("subject is not text".into()))?;
+        out.extend(subjects.iter().flatten().map(str::to_owned));
+    }
+    Ok(out)
+}
+
 /// The row of `subject` in a delta file, which is sorted by subject: only the row groups whose
 /// statistics admit the subject are read.
 fn delta_position(path: &Path, subject: &str) -> Result<Option<u64>, SyncError> {

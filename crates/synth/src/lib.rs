@@ -27,12 +27,15 @@
 //! # Ok::<(), errandless_synth::SynthError>(())
 //! ```
 
+mod admission;
 mod islands;
 pub mod names;
 pub mod people;
 pub mod plan;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+pub use admission::{admit, AdmissionError, Admitted};
 
 use std::fs;
 use std::io::{BufWriter, Write};
