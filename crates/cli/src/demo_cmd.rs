@@ -187,18 +187,25 @@ pub(crate) async fn walk(
 
     heading("8. the policy pack, simulated over the snapshots (nothing is paid)");
     simulate_pack(&store, &datacenter).await?;
+    // The ledger is the exchange's until it closes; enacting records under it next.
+    drop(exchange);
+    store.close().await;
+    crate::demo_benefits::enact_and_pay(settings).await?;
 
     println!();
     println!(
         "next: ERRANDLESS_OPERATOR_TOKEN=change-me errandless --data {} serve",
         data.display()
     );
-    store.close().await;
+    println!(
+        "the live case: errandless --data {} demo admit   (an admission, paid through the next sync's delta run)",
+        data.display()
+    );
     Ok(())
 }
 
 /// The demonstration pack of `policies/`, built into the binary so the demo runs anywhere.
-const PACK: &[(&str, &str)] = &[
+pub(crate) const PACK: &[(&str, &str)] = &[
     (
         "freshman-subsidy.toml",
         include_str!("../../../policies/freshman-subsidy.toml"),
@@ -234,21 +241,15 @@ async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
         "seconds"
     );
     for (file, text) in PACK {
-        let policy = errandless_policy::Policy::parse(file, text, Standard::builtin()).map_err(
-            |errors| {
-                anyhow::anyhow!(
-                    "the built-in policy {file} is invalid: {}",
-                    errors
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                )
-            },
-        )?;
-        let evaluated =
-            crate::policy_cmd::evaluate_policy(store, datacenter, DATA_CENTER_MEMBER, &policy)
-                .await?;
+        let policy = crate::demo_benefits::pack_policy(file, text)?;
+        let evaluated = crate::policy_cmd::evaluate_policy(
+            store,
+            datacenter,
+            DATA_CENTER_MEMBER,
+            &policy,
+            None,
+        )
+        .await?;
         let s = errandless_evaluation::simulate(&policy, &evaluated.decisions);
         println!(
             "{:<34} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7.2}",
@@ -268,7 +269,7 @@ async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn heading(title: &str) {
+pub(crate) fn heading(title: &str) {
     println!();
     println!("== {title}");
 }

@@ -122,21 +122,36 @@ async fn open(settings: &Settings, log: &LogArg) -> anyhow::Result<Payments> {
     let key = crate::ledger_cmd::load_subject_key(&log_dir)?;
     let ledger = Sequencer::open(&log_dir, signer)
         .with_context(|| format!("while opening the ledger {}", log_dir.display()))?;
-    let payer = payer(settings);
-    if let Err((field, rule)) = payer.validate() {
-        bail!("the [payments] configuration: {field} {rule}");
-    }
     let store = settings.open_store().await?;
     errandless_payments::migrate(&store)
         .await
         .context("while migrating the payment tables")?;
-    let payments = Payments::new(store, Arc::new(tokio::sync::Mutex::new(ledger)), key, payer);
+    let payments = payments_on(
+        settings,
+        store,
+        Arc::new(tokio::sync::Mutex::new(ledger)),
+        key,
+    )?;
     // Anything an interrupted run committed goes into the ledger before this run does more.
     payments
         .flush_ledger()
         .await
         .context("while appending earlier payment changes to the ledger")?;
     Ok(payments)
+}
+
+/// The payments of the configured payer over a migrated `store` and an open ledger.
+pub(crate) fn payments_on(
+    settings: &Settings,
+    store: Store,
+    ledger: Arc<tokio::sync::Mutex<Sequencer>>,
+    key: SubjectKey,
+) -> anyhow::Result<Payments> {
+    let payer = payer(settings);
+    if let Err((field, rule)) = payer.validate() {
+        bail!("the [payments] configuration: {field} {rule}");
+    }
+    Ok(Payments::new(store, ledger, key, payer))
 }
 
 pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {

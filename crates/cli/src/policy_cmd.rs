@@ -46,6 +46,40 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "FILE")]
         decisions: Option<PathBuf>,
     },
+    /// Enact each policy: evaluate it over the data center, record a decision with its
+    /// explanation for everyone eligible and every near miss (in the platform store and the
+    /// ledger), and entitle the payable ones to a payment for the period (`errandless pay
+    /// export` then writes them into pain.001 files). Repeating it records and pays nothing
+    /// twice. After a later `errandless sync`, the subjects it touched are evaluated again.
+    Enact {
+        /// The policy files (TOML).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// The member whose snapshots are read and who decides.
+        #[arg(long, default_value = DATA_CENTER_MEMBER)]
+        consumer: String,
+        /// The period to decide for: YYYY-MM for a monthly policy (default: this month), the
+        /// validity `FROM_TO` for a one-off (its only period).
+        #[arg(long)]
+        period: Option<String>,
+    },
+    /// Print the explanation of the latest decision recorded about a subject under a policy:
+    /// the data used and their sources, every condition with its values, the amount and its
+    /// formula, and the legal references.
+    Explain {
+        /// The policy file (TOML), or its id.
+        #[arg(value_name = "FILE")]
+        policy: String,
+        /// The subject's citizen ID number.
+        #[arg(long)]
+        subject: String,
+        /// The period (default: the latest decided).
+        #[arg(long)]
+        period: Option<String>,
+        /// zh-CN or en (default: both).
+        #[arg(long)]
+        lang: Option<String>,
+    },
     /// Measure evaluation over the data center: the batch run of each policy over everyone,
     /// then single-subject evaluations (what the portal asks) of subjects spread over the
     /// population, printing their median and 99th percentile.
@@ -64,6 +98,35 @@ pub enum PolicyCommand {
 
 pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     match cmd {
+        PolicyCommand::Enact {
+            files,
+            consumer,
+            period,
+        } => {
+            let mut loaded = Vec::new();
+            for file in &files {
+                let Some((policy, _)) = load_checked(file) else {
+                    return Ok(ExitCode::from(1));
+                };
+                let source = std::fs::read_to_string(file)
+                    .with_context(|| format!("while reading {}", file.display()))?;
+                let period = crate::enact::period_of(&policy, period.as_deref())?;
+                loaded.push((policy, source, period));
+            }
+            evaluation_runtime()?.block_on(enact_policies(settings, &loaded, &consumer))
+        }
+        PolicyCommand::Explain {
+            policy,
+            subject,
+            period,
+            lang,
+        } => evaluation_runtime()?.block_on(explain(
+            settings,
+            &policy,
+            &subject,
+            period.as_deref(),
+            lang.as_deref(),
+        )),
         PolicyCommand::Check { files } => Ok(check(&files)),
         PolicyCommand::Simulate {
             files,
@@ -120,7 +183,7 @@ async fn bench_policies(
     let store = open_store(settings).await?;
     let datacenter = settings.data.join(DATACENTER_DIR);
     for policy in policies {
-        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy).await?;
+        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy, None).await?;
         let rows: u64 = evaluated.snapshots.iter().map(|s| s.rows).sum();
         println!(
             "{}: batch run over {} subjects ({} snapshot rows) in {:.3} s",
@@ -165,6 +228,105 @@ async fn bench_policies(
                 max.as_secs_f64() * 1e3
             );
         }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn enact_policies(
+    settings: &Settings,
+    policies: &[(Policy, String, String)],
+    consumer: &str,
+) -> anyhow::Result<ExitCode> {
+    let decider = crate::enact::Decider::open(settings, consumer).await?;
+    print_enacted_heading();
+    for (policy, source, period) in policies {
+        let done = decider.enact(policy, source, period, None).await?;
+        print_enacted(&policy.id, period, &done);
+    }
+    decider.store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The heading of the enactment table.
+pub(crate) fn print_enacted_heading() {
+    println!(
+        "{:<34} {:>21} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>8}",
+        "policy",
+        "period",
+        "evaluated",
+        "recorded",
+        "eligible",
+        "no account",
+        "near miss",
+        "entitled",
+        "seconds"
+    );
+}
+
+/// One row of the enactment table.
+pub(crate) fn print_enacted(policy: &str, period: &str, done: &crate::enact::Enacted) {
+    let r = &done.report;
+    println!(
+        "{:<34} {:>21} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>8.2}",
+        policy,
+        period,
+        r.evaluated,
+        r.recorded,
+        r.eligible,
+        r.without_account,
+        r.near_misses,
+        done.entitled.created,
+        done.total.as_secs_f64()
+    );
+}
+
+async fn explain(
+    settings: &Settings,
+    policy: &str,
+    subject: &str,
+    period: Option<&str>,
+    lang: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let langs = match lang {
+        None => vec![errandless_policy::Lang::Zh, errandless_policy::Lang::En],
+        Some(l) => vec![l.parse().map_err(anyhow::Error::msg)?],
+    };
+    let policy_id = if Path::new(policy).is_file() {
+        let Some((p, _)) = load_checked(Path::new(policy)) else {
+            return Ok(ExitCode::from(1));
+        };
+        p.id
+    } else {
+        policy.to_owned()
+    };
+    let subject = errandless_standards::CitizenId::parse(subject)
+        .with_context(|| format!("'{subject}' is not a citizen ID number"))?;
+    let store = settings.open_store().await?;
+    errandless_policy::enactment::migrate(&store).await?;
+    let found =
+        errandless_policy::enactment::explanation(&store, &policy_id, period, subject.as_str())
+            .await
+            .context("while reading the decision")?;
+    store.close().await;
+    let Some((recorded, explanation)) = found else {
+        eprintln!(
+            "no decision about {} is recorded under {policy_id}{}: it is recorded for everyone eligible and every near miss once the policy is enacted",
+            subject.as_str(),
+            period.map(|p| format!(" for {p}")).unwrap_or_default()
+        );
+        return Ok(ExitCode::from(1));
+    };
+    println!(
+        "decision {} (enactment {}, ledger leaf {})",
+        recorded.seq,
+        recorded.enactment,
+        recorded
+            .leaf
+            .map_or_else(|| "pending".to_owned(), |l| l.to_string())
+    );
+    for lang in langs {
+        println!();
+        print!("{}", explanation.render(lang));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -227,7 +389,7 @@ async fn simulate_policies(
     let names = division_names(&settings.data);
     for policy in policies {
         println!("{}  {} / {}", policy.id, policy.title.zh, policy.title.en);
-        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy).await?;
+        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy, None).await?;
         for snapshot in &evaluated.snapshots {
             println!(
                 "  reads {:<38} version {:>3}  {}  {:>10} rows",
@@ -285,8 +447,9 @@ pub(crate) async fn evaluate_policy(
     datacenter: &Path,
     consumer: &str,
     policy: &Policy,
+    subjects: Option<&[String]>,
 ) -> anyhow::Result<Evaluated> {
-    let plan = compile(policy);
+    let plan = compile_for(policy, subjects);
     let mut snapshots = Vec::new();
     let mut files = BTreeMap::new();
     for t in &plan.tables {

@@ -74,6 +74,25 @@ pub fn run(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
 }
 
 async fn sync(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    sync_all(
+        settings,
+        &args.consumer,
+        args.dataset.as_deref(),
+        args.quiet,
+    )
+    .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Syncs `dataset`, or every dataset `consumer` holds a bulk grant on, then runs the delta
+/// run of the policies in force over the subjects the new versions touched. Prints a table of
+/// each unless `quiet`; returns the delta runs (policy, period, what it did).
+pub(crate) async fn sync_all(
+    settings: &Settings,
+    consumer: &str,
+    dataset: Option<&str>,
+    quiet: bool,
+) -> anyhow::Result<Vec<(String, String, crate::enact::Enacted)>> {
     let data = &settings.data;
     let store = settings.open_store().await?;
     migrate(&store)
@@ -81,38 +100,43 @@ async fn sync(args: SyncArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         .context("while applying the exchange's migrations")?;
     let exchange = open_exchange(data, &store).await?;
 
-    let datasets = match &args.dataset {
-        Some(d) => vec![d.clone()],
+    let datasets = match dataset {
+        Some(d) => vec![d.to_owned()],
         None => {
             let held = exchange
-                .bulk_datasets(&args.consumer, now_millis())
+                .bulk_datasets(consumer, now_millis())
                 .await
                 .context("while listing bulk grants")?;
             if held.is_empty() {
                 bail!(
-                    "{} holds no bulk-sync grant in force on any dataset; file a data request \
-                     with mode bulk and have the owner approve it",
-                    args.consumer
+                    "{consumer} holds no bulk-sync grant in force on any dataset; file a data \
+                     request with mode bulk and have the owner approve it"
                 );
             }
             held
         }
     };
     let datacenter = data.join(DATACENTER_DIR);
-    let reports = sync_datasets(
-        &exchange,
-        &args.consumer,
-        &datasets,
-        &datacenter,
-        args.quiet,
-    )
-    .await?;
-    if !args.quiet {
+    let reports = sync_datasets(&exchange, consumer, &datasets, &datacenter, quiet).await?;
+    if !quiet {
         print_table(&reports);
         println!("snapshots in {}", datacenter.display());
     }
+    // The ledger is the exchange's until it closes; the delta run records under it next.
+    drop(exchange);
     store.close().await;
-    Ok(ExitCode::SUCCESS)
+    let runs = crate::enact::delta_runs(settings, consumer, &reports)
+        .await
+        .context("while re-evaluating the policies in force over what the sync touched")?;
+    if !quiet && !runs.is_empty() {
+        println!();
+        println!("delta run of the policies in force:");
+        crate::policy_cmd::print_enacted_heading();
+        for (policy, period, done) in &runs {
+            crate::policy_cmd::print_enacted(policy, period, done);
+        }
+    }
+    Ok(runs)
 }
 
 /// The exchange over the data directory's islands and ledger (`<data>/ledger`, with its keys).

@@ -1,0 +1,248 @@
+//! Enactment from the command line, on a demo province: the demo enacts the pack and pays
+//! through the demo bank; enacting again records and pays nothing; a decision is explained;
+//! an admission is paid through the next sync's delta run; and enactments killed with SIGKILL
+//! at random moments, then rerun, leave each decision recorded and each person entitled once.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::{errandless, text};
+
+fn policies() -> String {
+    format!("{}/../../policies", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = errandless(dir, args);
+    let shown = text(&out);
+    assert!(out.status.success(), "{args:?}: {shown}");
+    shown
+}
+
+/// The enactment table's row of `policy`: its columns after the policy id.
+fn row<'a>(shown: &'a str, policy: &str) -> Vec<&'a str> {
+    shown
+        .lines()
+        .find(|l| l.starts_with(policy))
+        .unwrap_or_else(|| panic!("{policy} in {shown}"))
+        .split_whitespace()
+        .skip(1)
+        .collect()
+}
+
+/// The count of `state` in `pay status`.
+fn status_count(dir: &Path, state: &str) -> u64 {
+    let shown = ok(dir, &["--data", "data", "pay", "status"]);
+    shown
+        .lines()
+        .find(|l| l.starts_with(state))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .map_or(0, |n| n.parse().expect("a count"))
+}
+
+#[test]
+fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta_run() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let d = tmp.path();
+    let shown = ok(d, &["demo", "--people", "20000", "--data", "data"]);
+    let enacted = shown.split("== 9.").nth(1).expect("the enactment step");
+    let elderly = row(enacted, "elderly-allowance-2026");
+    let eligible: u64 = elderly[3].parse().expect("eligible");
+    let entitled: u64 = elderly[6].parse().expect("entitled");
+    assert!(
+        eligible > 0 && entitled > 0 && entitled <= eligible,
+        "{enacted}"
+    );
+    assert!(shown.contains("== 10. payments"), "{shown}");
+    assert!(shown.contains("ERRANDLESS-"), "a pain.001 file: {shown}");
+    let paid = status_count(d, "paid");
+    assert!(paid > 0, "{shown}");
+
+    // Enacting the pack again records nothing new and entitles no one again.
+    let pack = policies();
+    let files: Vec<String> = [
+        "freshman-subsidy",
+        "elderly-allowance",
+        "disability-living-allowance",
+        "disability-nursing-allowance",
+        "dibao-screen",
+    ]
+    .iter()
+    .map(|f| format!("{pack}/{f}.toml"))
+    .collect();
+    let mut args = vec!["--data", "data", "policy", "enact"];
+    args.extend(files.iter().map(String::as_str));
+    let again = ok(d, &args);
+    for id in [
+        "freshman-subsidy-2026",
+        "elderly-allowance-2026",
+        "dibao-screen-2026",
+    ] {
+        let r = row(&again, id);
+        assert_eq!((r[2], r[6]), ("0", "0"), "{id}: {again}");
+    }
+    let total_before = status_count(d, "total");
+
+    // The payee's explanation names the values and the snapshots behind the decision.
+    let (policy, subject) = shown
+        .lines()
+        .find_map(|l| l.split("policy explain ").nth(1))
+        .and_then(|l| l.split_once(" --subject "))
+        .map(|(p, s)| (p.to_owned(), s.trim_end_matches(['`', ')', ':']).to_owned()))
+        .expect("the demo names a payee");
+    let explained = ok(
+        d,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "explain",
+            &policy,
+            "--subject",
+            &subject,
+        ],
+    );
+    assert!(explained.contains("[满足]"), "{explained}");
+    assert!(explained.contains("[met]"), "{explained}");
+    assert!(explained.contains("Registered residents"), "{explained}");
+    let missing = errandless(
+        d,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "explain",
+            "elderly-allowance-2026",
+            "--subject",
+            "52010219900307105X",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(1), "{}", text(&missing));
+    assert!(text(&missing).contains("no decision"), "{}", text(&missing));
+
+    // The live case: the admission is decided by the sync's delta run over that one student.
+    let admitted = ok(d, &["--data", "data", "demo", "admit"]);
+    assert!(admitted.contains("admitted:"), "{admitted}");
+    assert!(
+        admitted.contains("delta run: freshman-subsidy-2026 over 1 subject(s)"),
+        "{admitted}"
+    );
+    assert!(
+        admitted.contains("paid ") || admitted.contains("Outcome: eligible"),
+        "{admitted}"
+    );
+    let student = admitted
+        .lines()
+        .find_map(|l| l.strip_prefix("admitted: "))
+        .and_then(|l| l.split(['(', ')']).nth(1))
+        .expect("the student's number")
+        .to_owned();
+    let decision = ok(
+        d,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "explain",
+            "freshman-subsidy-2026",
+            "--subject",
+            &student,
+            "--lang",
+            "en",
+        ],
+    );
+    assert!(decision.contains("[met] admitted_this_year"), "{decision}");
+    assert!(
+        decision.contains("version 2"),
+        "the new admission snapshot: {decision}"
+    );
+    assert!(status_count(d, "total") >= total_before);
+
+    // A second admission of the same student is refused and changes nothing.
+    let twice = errandless(
+        d,
+        &["--data", "data", "demo", "admit", "--subject", &student],
+    );
+    assert!(!twice.status.success());
+    assert!(
+        text(&twice).contains("already admitted"),
+        "{}",
+        text(&twice)
+    );
+
+    let verify = errandless(d, &["--data", "data", "ledger", "verify", "data/ledger"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+}
+
+#[test]
+fn sigkill_during_enactment_loses_no_decision_and_pays_no_one_twice() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let d = tmp.path();
+    ok(d, &["demo", "--people", "20000", "--data", "data"]);
+    let demo_total = status_count(d, "total");
+    let elderly = format!("{}/elderly-allowance.toml", policies());
+    let months: Vec<String> = (1..=8).map(|m| format!("2026-{m:02}")).collect();
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut killed = 0;
+    for month in &months {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_errandless"))
+            .current_dir(d)
+            .args([
+                "--data", "data", "policy", "enact", &elderly, "--period", month,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("enact starts");
+        std::thread::sleep(Duration::from_millis(50 + seed % 1_500));
+        if child.try_wait().expect("wait").is_none() {
+            killed += 1;
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+    }
+    eprintln!(
+        "{killed} of {} enactments were killed while running",
+        months.len()
+    );
+    // Each rerun completes its month; a second rerun finds nothing to do.
+    let mut per_month = Vec::new();
+    for month in &months {
+        let done = ok(
+            d,
+            &[
+                "--data", "data", "policy", "enact", &elderly, "--period", month,
+            ],
+        );
+        let r = row(&done, "elderly-allowance-2026");
+        per_month.push((r[3].to_owned(), r[4].to_owned()));
+        let again = ok(
+            d,
+            &[
+                "--data", "data", "policy", "enact", &elderly, "--period", month,
+            ],
+        );
+        let r = row(&again, "elderly-allowance-2026");
+        assert_eq!((r[2], r[6]), ("0", "0"), "{month}: {again}");
+    }
+    // Every month decided the same people, and each payable one is entitled once a month.
+    assert!(per_month.windows(2).all(|w| w[0] == w[1]), "{per_month:?}");
+    let (eligible, without_account) = &per_month[0];
+    let payable: u64 = eligible.parse::<u64>().expect("a count")
+        - without_account.parse::<u64>().expect("a count");
+    // The demo enacted this month (November, or the policy's nearest month), outside 1 to 8.
+    let shown = ok(d, &["--data", "data", "pay", "status"]);
+    assert_eq!(
+        status_count(d, "total"),
+        demo_total + payable * months.len() as u64,
+        "each payable person entitled once a month: {shown}"
+    );
+    let verify = errandless(d, &["--data", "data", "ledger", "verify", "data/ledger"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+}
