@@ -98,6 +98,10 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
     errandless_exchange::migrate(&store)
         .await
         .context("while preparing the exchange's tables")?;
+    // The data tracker lists the decisions recorded about a citizen beside the reads.
+    errandless_policy::enactment::migrate(&store)
+        .await
+        .context("while preparing the policy tables")?;
     let islands = Islands::open(&islands_config(data)?, data)
         .await
         .context("while opening the islands (generate a province with `errandless demo`)")?;

@@ -122,7 +122,8 @@ impl Exchange {
     }
 
     /// The platform store, for the exchange's own modules.
-    pub(crate) fn store(&self) -> &Store {
+    /// The platform store the exchange records in.
+    pub fn store(&self) -> &Store {
         &self.store
     }
 

@@ -228,6 +228,8 @@ pub enum TrackerError {
     Proof(#[from] errandless_ledger::ReceiptError),
     #[error("a ledger record could not be read: {0}")]
     Entry(String),
+    #[error("the citizen's decisions could not be listed: {0}")]
+    Decisions(#[from] errandless_policy::EnactError),
 }
 
 /// Who read `subject`'s data, oldest first, each with a receipt proving its record into the
@@ -241,7 +243,16 @@ pub async fn data_usage_of(
     subject: &CitizenId,
     dataset: Option<&str>,
 ) -> Result<Vec<DataUsage>, TrackerError> {
-    let leaves = exchange.accesses_of(subject.as_str(), datacenter).await?;
+    let mut leaves = exchange.accesses_of(subject.as_str(), datacenter).await?;
+    // The automated decisions made about the citizen from their data, unless only the reads
+    // of one dataset are asked for.
+    if dataset.is_none() {
+        let decisions =
+            errandless_policy::enactment::decisions_of(exchange.store(), subject.as_str()).await?;
+        leaves.extend(decisions.iter().filter_map(|d| d.leaf));
+        leaves.sort_unstable();
+        leaves.dedup();
+    }
     let tag = exchange.subject_tag(subject.as_str());
     let dir = ledger_dir.to_path_buf();
     let verifier = verifier.clone();
@@ -267,8 +278,10 @@ pub async fn data_usage_of(
         if entry.subject != Some(tag) {
             continue;
         }
+        // A read names its dataset; a decision names its policy.
         let read = entry.body["dataset"]
             .as_str()
+            .or_else(|| entry.body["policy"].as_str())
             .unwrap_or_default()
             .to_owned();
         if dataset.is_some_and(|d| d != read) {

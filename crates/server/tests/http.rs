@@ -73,6 +73,9 @@ async fn approve(grants: &Grants, dataset: &str, fields: &[&str], until: i64, sc
 
 async fn start(store: Store) -> Server {
     migrate(&store).await.expect("migrations apply");
+    errandless_policy::enactment::migrate(&store)
+        .await
+        .expect("the policy tables");
     let members = Members::new(store.clone());
     for (id, n) in MEMBERS {
         let new = NewMember {

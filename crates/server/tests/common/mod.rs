@@ -49,6 +49,10 @@ pub async fn start(store: Store) -> Idp {
     let ledger = tempfile::tempdir().expect("temp dir");
     let (exchange, registry) =
         verifying_exchange(&store, ledger.path(), "ledger.example.gov/oidc-test").await;
+    // The data tracker lists decisions beside reads, as `errandless serve` migrates for it.
+    errandless_policy::enactment::migrate(&store)
+        .await
+        .expect("the policy tables");
     let config = errandless_server::ServerConfig {
         ledger_dir: ledger.path().to_owned(),
         ledger_verifier: NoteSigner::from_seed(
