@@ -39,8 +39,9 @@ fn demo_period(policy: &Policy) -> anyhow::Result<String> {
     policy.period_on(today).map_err(anyhow::Error::msg)
 }
 
-/// Steps 9 and 10 of the walk: enact the pack, then pay through the demo bank.
-pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<()> {
+/// Steps 9 and 10 of the walk: enact the pack, then pay through the demo bank. Returns a
+/// payee whose explanation it printed.
+pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<Option<CitizenId>> {
     heading("9. the policy pack, enacted: decisions with explanations, entitlements");
     let decider = Decider::open(settings, DATA_CENTER_MEMBER).await?;
     crate::policy_cmd::print_enacted_heading();
@@ -71,7 +72,9 @@ pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<()> {
         waiting.len()
     );
 
+    let mut payee = None;
     if let Some((policy, period, subject)) = paid_example {
+        payee = CitizenId::parse(&subject).ok();
         println!();
         println!("the explanation a payee receives (`errandless policy explain {policy} --subject {subject}`):");
         if let Some((_, explanation)) = errandless_policy::enactment::explanation(
@@ -88,7 +91,7 @@ pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<()> {
         }
     }
     decider.store.close().await;
-    Ok(())
+    Ok(payee)
 }
 
 /// Exports every pending payment, has the demo bank answer each file and imports its report.

@@ -124,6 +124,9 @@ pub(crate) async fn walk(
     migrate(&store)
         .await
         .context("while preparing the exchange's tables")?;
+    errandless_policy::enactment::migrate(&store)
+        .await
+        .context("while preparing the policy tables")?;
     let mut exchange = sync_cmd::open_exchange(data, &store).await?;
 
     heading("2. members");
@@ -190,7 +193,17 @@ pub(crate) async fn walk(
     // The ledger is the exchange's until it closes; enacting records under it next.
     drop(exchange);
     store.close().await;
-    crate::demo_benefits::enact_and_pay(settings).await?;
+    let payee = crate::demo_benefits::enact_and_pay(settings).await?;
+    if let Some(payee) = payee {
+        heading(
+            "11. the payee's data tracker: the reads of their data and the decisions made from it",
+        );
+        let store = settings.open_store().await?;
+        let exchange = sync_cmd::open_exchange(data, &store).await?;
+        tracker(&exchange, &log_dir, &datacenter, &verifier, &payee).await?;
+        drop(exchange);
+        store.close().await;
+    }
 
     println!();
     println!(
@@ -248,9 +261,10 @@ async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
             DATA_CENTER_MEMBER,
             &policy,
             None,
+            false,
         )
         .await?;
-        let s = errandless_evaluation::simulate(&policy, &evaluated.decisions);
+        let s = errandless_evaluation::simulate(&policy, evaluated.evaluated, &evaluated.decisions);
         println!(
             "{:<34} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7.2}",
             policy.id,

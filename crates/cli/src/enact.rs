@@ -92,6 +92,7 @@ impl Decider {
             &self.consumer,
             policy,
             subjects,
+            false,
         )
         .await?;
         let sources = sources_of(&evaluated.snapshots);
@@ -105,6 +106,7 @@ impl Decider {
             } else {
                 Run::Batch
             },
+            evaluated: evaluated.evaluated,
         };
         let now = errandless_payments::now_ms();
         let report = self

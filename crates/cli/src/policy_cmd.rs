@@ -10,7 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
-    compile, compile_for, register_snapshots, run as evaluate, simulate, SessionContext, Simulation,
+    compile, compile_for, register_snapshots, run as evaluate, run_recorded, simulate, Decided,
+    SessionContext, Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
@@ -80,6 +81,20 @@ pub enum PolicyCommand {
         #[arg(long)]
         lang: Option<String>,
     },
+    /// List the people a policy found eligible who have no account to be paid into, with the
+    /// letter each receives asking them to bind one; the next sync's delta run pays them once
+    /// an account appears.
+    Notices {
+        /// The policy file (TOML), or its id.
+        #[arg(value_name = "FILE")]
+        policy: String,
+        /// The period (default: this month for a monthly policy, the only one otherwise).
+        #[arg(long)]
+        period: Option<String>,
+        /// zh-CN or en.
+        #[arg(long, default_value = "zh-CN")]
+        lang: String,
+    },
     /// Measure evaluation over the data center: the batch run of each policy over everyone,
     /// then single-subject evaluations (what the portal asks) of subjects spread over the
     /// population, printing their median and 99th percentile.
@@ -115,6 +130,11 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
             }
             evaluation_runtime()?.block_on(enact_policies(settings, &loaded, &consumer))
         }
+        PolicyCommand::Notices {
+            policy,
+            period,
+            lang,
+        } => evaluation_runtime()?.block_on(notices(settings, &policy, period.as_deref(), &lang)),
         PolicyCommand::Explain {
             policy,
             subject,
@@ -183,7 +203,7 @@ async fn bench_policies(
     let store = open_store(settings).await?;
     let datacenter = settings.data.join(DATACENTER_DIR);
     for policy in policies {
-        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy, None).await?;
+        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy, None, true).await?;
         let rows: u64 = evaluated.snapshots.iter().map(|s| s.rows).sum();
         println!(
             "{}: batch run over {} subjects ({} snapshot rows) in {:.3} s",
@@ -278,6 +298,65 @@ pub(crate) fn print_enacted(policy: &str, period: &str, done: &crate::enact::Ena
         done.entitled.created,
         done.total.as_secs_f64()
     );
+}
+
+async fn notices(
+    settings: &Settings,
+    policy: &str,
+    period: Option<&str>,
+    lang: &str,
+) -> anyhow::Result<ExitCode> {
+    let lang: errandless_policy::Lang = lang.parse().map_err(anyhow::Error::msg)?;
+    let store = settings.open_store().await?;
+    errandless_policy::enactment::migrate(&store).await?;
+    let (policy_id, period) = match policy_and_period(&store, policy, period).await? {
+        Some(found) => found,
+        None => {
+            eprintln!("{policy} has not been enacted");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let waiting = errandless_policy::enactment::without_account(&store, &policy_id, &period)
+        .await
+        .context("while listing who has no account")?;
+    let mut out = std::io::stdout().lock();
+    for r in &waiting {
+        let letter = errandless_policy::enactment::explanation(
+            &store,
+            &policy_id,
+            Some(&period),
+            &r.subject,
+        )
+        .await?
+        .map(|(_, e)| e.render(lang).lines().nth(2).unwrap_or_default().to_owned())
+        .unwrap_or_default();
+        if writeln!(out, "{}\t{}\t{}\t{letter}", r.subject, period, r.amount_fen).is_err() {
+            break; // the reader went away (e.g. `| head`)
+        }
+    }
+    store.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The policy id and period a command names: `policy` is a file or an id; the period is
+/// `period`, or the one today falls in for a file, or the latest enacted for an id.
+async fn policy_and_period(
+    store: &Store,
+    policy: &str,
+    period: Option<&str>,
+) -> anyhow::Result<Option<(String, String)>> {
+    if Path::new(policy).is_file() {
+        let Some((p, _)) = load_checked(Path::new(policy)) else {
+            bail!("{policy} is not a valid policy");
+        };
+        let period = crate::enact::period_of(&p, period)?;
+        return Ok(Some((p.id, period)));
+    }
+    if let Some(period) = period {
+        return Ok(Some((policy.to_owned(), period.to_owned())));
+    }
+    let latest = errandless_policy::enactment::latest_period(store, policy).await?;
+    Ok(latest.map(|period| (policy.to_owned(), period)))
 }
 
 async fn explain(
@@ -389,7 +468,15 @@ async fn simulate_policies(
     let names = division_names(&settings.data);
     for policy in policies {
         println!("{}  {} / {}", policy.id, policy.title.zh, policy.title.en);
-        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy, None).await?;
+        let evaluated = evaluate_policy(
+            &store,
+            &datacenter,
+            consumer,
+            policy,
+            None,
+            decisions_out.is_some(),
+        )
+        .await?;
         for snapshot in &evaluated.snapshots {
             println!(
                 "  reads {:<38} version {:>3}  {}  {:>10} rows",
@@ -400,7 +487,7 @@ async fn simulate_policies(
             );
         }
         let decisions = evaluated.decisions;
-        let simulation = simulate(policy, &decisions);
+        let simulation = simulate(policy, evaluated.evaluated, &decisions);
         if let Some(out) = decisions_out.as_mut() {
             for d in &decisions {
                 let failed: Vec<&str> = d
@@ -436,6 +523,10 @@ pub(crate) struct Evaluated {
     pub snapshots: Vec<errandless_exchange::Snapshot>,
     /// Their files, by dataset.
     pub paths: BTreeMap<String, PathBuf>,
+    /// Subjects evaluated.
+    pub evaluated: u64,
+    /// Every subject's decision, or only the recorded ones (the eligible and the near
+    /// misses), as asked.
     pub decisions: Vec<errandless_evaluation::Decision>,
     pub took: std::time::Duration,
 }
@@ -448,6 +539,7 @@ pub(crate) async fn evaluate_policy(
     consumer: &str,
     policy: &Policy,
     subjects: Option<&[String]>,
+    every: bool,
 ) -> anyhow::Result<Evaluated> {
     let plan = compile_for(policy, subjects);
     let mut snapshots = Vec::new();
@@ -489,13 +581,20 @@ pub(crate) async fn evaluate_policy(
     register_snapshots(&ctx, &plan, &files)
         .await
         .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
-    let decisions = evaluate(&ctx, &plan)
-        .await
-        .with_context(|| format!("while evaluating {}", policy.id))?;
+    let decided = if every {
+        evaluate(&ctx, &plan).await.map(|decisions| Decided {
+            evaluated: decisions.len() as u64,
+            decisions,
+        })
+    } else {
+        run_recorded(&ctx, &plan).await
+    }
+    .with_context(|| format!("while evaluating {}", policy.id))?;
     Ok(Evaluated {
         snapshots,
         paths: files,
-        decisions,
+        evaluated: decided.evaluated,
+        decisions: decided.decisions,
         took: started.elapsed(),
     })
 }

@@ -58,6 +58,14 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     );
     assert!(shown.contains("== 10. payments"), "{shown}");
     assert!(shown.contains("ERRANDLESS-"), "a pain.001 file: {shown}");
+    // The payee's tracker lists the decision made about them, its proof verified.
+    let tracked = shown.split("== 11.").nth(1).expect("the payee's tracker");
+    assert!(
+        tracked.lines().any(|l| l.contains("-2026")
+            && l.contains("eligible")
+            && l.contains("verified in tree")),
+        "{tracked}"
+    );
     let paid = status_count(d, "paid");
     assert!(paid > 0, "{shown}");
 
@@ -160,6 +168,56 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
         "the new admission snapshot: {decision}"
     );
     assert!(status_count(d, "total") >= total_before);
+
+    // The missing-data path: someone eligible without an account is asked to bind one; once
+    // the finance island holds an account, the next sync's delta run entitles them.
+    let notices = ok(
+        d,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "notices",
+            "elderly-allowance-2026",
+            "--lang",
+            "en",
+        ],
+    );
+    let waiting = notices
+        .lines()
+        .next()
+        .and_then(|l| l.split('\t').next())
+        .expect("someone eligible has no account")
+        .to_owned();
+    assert!(notices.contains("Please bind an account"), "{notices}");
+    let island =
+        rusqlite::Connection::open(d.join("data/islands/finance.sqlite")).expect("the island");
+    island
+        .execute(
+            "INSERT INTO one_card (account, id_number, bank, opened_on, status) \
+             VALUES ('6228480099990000017', ?1, '中国农业银行', '2026-11-01', 'normal')",
+            [&waiting],
+        )
+        .expect("an account is opened");
+    drop(island);
+    let pending_before = status_count(d, "pending");
+    let synced = ok(d, &["--data", "data", "sync"]);
+    assert!(
+        synced.contains("delta run of the policies in force"),
+        "{synced}"
+    );
+    assert!(status_count(d, "pending") > pending_before, "{synced}");
+    let notices = ok(
+        d,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "notices",
+            "elderly-allowance-2026",
+        ],
+    );
+    assert!(!notices.contains(&waiting), "{notices}");
 
     // A second admission of the same student is refused and changes nothing.
     let twice = errandless(

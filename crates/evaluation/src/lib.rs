@@ -280,11 +280,50 @@ pub async fn register_snapshots<P: AsRef<Path>>(
     Ok(())
 }
 
-/// Runs the plan on the tables registered in `ctx`.
+/// What a run decided: how many subjects it evaluated, and the decisions it kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decided {
+    pub evaluated: u64,
+    pub decisions: Vec<Decision>,
+}
+
+/// Runs the plan on the tables registered in `ctx`: every subject's decision.
 pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, EvaluationError> {
-    let batches = ctx.sql(&plan.sql).await?.collect().await?;
-    let mut out = Vec::new();
-    for batch in batches {
+    Ok(decide(ctx, plan, true).await?.decisions)
+}
+
+/// Runs the plan on the tables registered in `ctx`, keeping only the decisions an enactment
+/// records ([`Decision::is_recorded`]: the eligible and the near misses) and counting the
+/// rest. The result streams through batch by batch, so a run over a province holds only
+/// those decisions, not a row per person.
+pub async fn run_recorded(ctx: &SessionContext, plan: &Plan) -> Result<Decided, EvaluationError> {
+    decide(ctx, plan, false).await
+}
+
+async fn decide(
+    ctx: &SessionContext,
+    plan: &Plan,
+    every: bool,
+) -> Result<Decided, EvaluationError> {
+    use futures_util::StreamExt as _;
+    let mut stream = ctx.sql(&plan.sql).await?.execute_stream().await?;
+    let mut out = Decided::default();
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        out.evaluated += batch.num_rows() as u64;
+        decisions_of(&batch, plan, every, &mut out.decisions)?;
+    }
+    Ok(out)
+}
+
+/// The decisions of one result batch, all of them or only the recorded ones.
+fn decisions_of(
+    batch: &RecordBatch,
+    plan: &Plan,
+    every: bool,
+    out: &mut Vec<Decision>,
+) -> Result<(), EvaluationError> {
+    {
         let column = |name: &str| {
             batch
                 .column_by_name(name)
@@ -363,7 +402,11 @@ pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, Eva
                 },
                 values: Vec::new(),
             };
-            if decision.is_recorded() {
+            let recorded = decision.is_recorded();
+            if !(recorded || every) {
+                continue;
+            }
+            if recorded {
                 decision.values = inputs
                     .iter()
                     .zip(&formatters)
@@ -373,7 +416,7 @@ pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, Eva
             out.push(decision);
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The Arrow type of an element as the data center writes it.

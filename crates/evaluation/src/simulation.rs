@@ -55,10 +55,11 @@ impl Simulation {
     }
 }
 
-/// Sums `decisions` of `policy`.
-pub fn simulate(policy: &Policy, decisions: &[Decision]) -> Simulation {
+/// Sums `decisions` of `policy` over `evaluated` subjects (the decisions may be all of
+/// theirs, or only the recorded ones: the eligible and the near misses).
+pub fn simulate(policy: &Policy, evaluated: u64, decisions: &[Decision]) -> Simulation {
     let mut s = Simulation {
-        evaluated: decisions.len() as u64,
+        evaluated,
         payments: match policy.payment.as_ref().map(|p| p.frequency) {
             None => 0,
             Some(Frequency::OneOff) => 1,

@@ -158,7 +158,7 @@ fn decisions_from_parquet_snapshots() {
     let payable: Vec<bool> = decisions.iter().map(|d| d.payable).collect();
     assert_eq!(payable, [true, false, false, true], "C has no account");
 
-    let sim = simulate(&policy, &decisions);
+    let sim = simulate(&policy, decisions.len() as u64, &decisions);
     assert_eq!(sim.evaluated, 4);
     assert_eq!((sim.eligible, sim.payable, sim.without_account), (2, 1, 1));
     assert_eq!(

@@ -48,8 +48,9 @@ pub async fn migrate(store: &Store) -> Result<(), StoreError> {
     store.migrate("policy", &MIGRATOR).await.map(drop)
 }
 
-/// Decisions per insert statement (14 parameters each, under SQLite's limit).
-const INSERT_CHUNK: usize = 1_000;
+/// Decisions per insert statement (13 parameters each). Small: the SQLite driver looks each
+/// parameter up by name, so a statement's binding cost grows with the square of its size.
+const INSERT_CHUNK: usize = 64;
 /// Ledger entries per append: one fsync round each.
 const LEDGER_CHUNK: i64 = 20_000;
 
@@ -114,6 +115,8 @@ pub struct Enactment<'a> {
     pub period: &'a str,
     pub sources: &'a [Source],
     pub run: Run,
+    /// Subjects the run evaluated; the decisions handed over may be only the recorded ones.
+    pub evaluated: u64,
 }
 
 /// What a run recorded.
@@ -229,7 +232,7 @@ impl Enactments {
         self.flush_ledger().await?;
         let hash = policy_hash(e.source);
         let mut report = EnactReport {
-            evaluated: decisions.len() as u64,
+            evaluated: e.evaluated.max(decisions.len() as u64),
             ..EnactReport::default()
         };
         // What each recorded subject's decision is now.
@@ -685,4 +688,39 @@ pub async fn explanation(
     };
     let explanation = Explanation::of(&policy, &hash, &recorded.period, &sources, &decision);
     Ok(Some((recorded, explanation)))
+}
+
+/// The subjects whose latest decision under `policy_id` for `period` is eligible without an
+/// account: each is to be asked to bind one (the next run after a sync then pays them).
+pub async fn without_account(
+    store: &Store,
+    policy_id: &str,
+    period: &str,
+) -> Result<Vec<Recorded>, EnactError> {
+    let rows = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS} FROM policy_decisions d \
+         WHERE d.policy_id = $1 AND d.period = $2 AND d.seq = ( \
+             SELECT MAX(l.seq) FROM policy_decisions l \
+             WHERE l.policy_id = d.policy_id AND l.period = d.period AND l.subject_id = d.subject_id) \
+           AND d.eligible = 1 AND d.payable = 0 \
+         ORDER BY d.subject_id"
+    ))
+    .bind(policy_id)
+    .bind(period)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(recorded_of).collect()
+}
+
+/// The period of the latest enactment of `policy_id`, if it was ever enacted.
+pub async fn latest_period(store: &Store, policy_id: &str) -> Result<Option<String>, EnactError> {
+    let row = sqlx::query(
+        "SELECT period FROM policy_enactments WHERE policy_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(policy_id)
+    .fetch_optional(store.pool())
+    .await?;
+    row.map(|r| r.try_get("period"))
+        .transpose()
+        .map_err(Into::into)
 }

@@ -91,6 +91,7 @@ async fn decisions_are_recorded_once_logged_once_and_explained() {
             period: &period,
             sources: &sources,
             run: Run::Batch,
+            evaluated: 3,
         };
         // A eligible, B a near miss (admitted, not poor), C neither: not recorded.
         let mut c = decision(&policy, C, false, false);
