@@ -172,6 +172,24 @@ fn decisions_from_parquet_snapshots() {
         BTreeMap::from([("severe".to_string(), 1)]),
         "B (grade 3) misses on severity alone; D, with no certificate, meets no condition"
     );
+
+    // A policy whose author says failing severity alone is no near miss counts none, and
+    // its recorded decisions are the eligible ones only.
+    let strict = POLICY.replace(
+        "cite = \"art. 2\"\n",
+        "cite = \"art. 2\"\nnear_miss = false\n",
+    );
+    assert_ne!(strict, POLICY);
+    let strict = Policy::parse("t.toml", &strict, Standard::builtin()).expect("valid");
+    let decisions = decide(&compile(&strict), &files);
+    let sim = simulate(&strict, decisions.len() as u64, &decisions);
+    assert!(sim.near_misses.is_empty(), "{:?}", sim.near_misses);
+    let recorded: Vec<&str> = decisions
+        .iter()
+        .filter(|d| d.is_recorded())
+        .map(|d| d.subject.as_str())
+        .collect();
+    assert_eq!(recorded, ["A", "C"]);
 }
 
 fn datafusion_ctx() -> datafusion::prelude::SessionContext {
