@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
-    compile, compile_for, register_snapshots, run as evaluate, run_recorded, simulate, Decided,
-    SessionContext, Simulation,
+    compile, compile_for, register_snapshots, run as evaluate, run_recorded, session, simulate,
+    write_conditions, Decided, Decision, Evaluator, Plan, SessionContext, Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
@@ -97,7 +97,8 @@ pub enum PolicyCommand {
     },
     /// Measure evaluation over the data center: the batch run of each policy over everyone,
     /// then single-subject evaluations (what the portal asks) of subjects spread over the
-    /// population, printing their median and 99th percentile.
+    /// population, printing their median and 99th percentile: prepared once per policy (each
+    /// decision checked against the batch run's), then, for comparison, compiled per call.
     Bench {
         /// The policy files (TOML).
         #[arg(required = true, value_name = "FILE")]
@@ -105,9 +106,16 @@ pub enum PolicyCommand {
         /// The member whose snapshots are read.
         #[arg(long, default_value = DATA_CENTER_MEMBER)]
         consumer: String,
-        /// Single-subject evaluations per policy.
+        /// Single-subject evaluations per policy (0 for none).
         #[arg(long, default_value_t = 200)]
         subjects: usize,
+        /// Instead, run each policy over everyone writing every subject's row of condition
+        /// results (inputs, conditions, exclusions, eligibility, amount) to
+        /// DIR/<policy id>.parquet, and print how long that took; the query is written beside
+        /// it (<id>.sql) with the snapshot each of its tables reads (<id>.tables.csv), so that
+        /// another engine can run it on the same files.
+        #[arg(long, value_name = "DIR")]
+        conditions: Option<PathBuf>,
     },
 }
 
@@ -167,11 +175,18 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
             files,
             consumer,
             subjects,
+            conditions,
         } => {
             let Some(policies) = load_all(&files) else {
                 return Ok(ExitCode::from(1));
             };
-            evaluation_runtime()?.block_on(bench_policies(settings, &policies, &consumer, subjects))
+            evaluation_runtime()?.block_on(bench_policies(
+                settings,
+                &policies,
+                &consumer,
+                subjects,
+                conditions.as_deref(),
+            ))
         }
     }
 }
@@ -199,9 +214,23 @@ async fn bench_policies(
     policies: &[Policy],
     consumer: &str,
     subjects: usize,
+    conditions: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
     let store = open_store(settings).await?;
     let datacenter = settings.data.join(DATACENTER_DIR);
+    if let Some(dir) = conditions {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("while creating {}", dir.display()))?;
+        let mut total = 0.0;
+        for policy in policies {
+            total += bench_written_run(&store, &datacenter, consumer, policy, dir).await?;
+        }
+        println!(
+            "batch runs written to Parquet, {} policies: {total:.3} s",
+            policies.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     for policy in policies {
         let evaluated = evaluate_policy(&store, &datacenter, consumer, policy, None, true).await?;
         let rows: u64 = evaluated.snapshots.iter().map(|s| s.rows).sum();
@@ -212,42 +241,65 @@ async fn bench_policies(
             rows,
             evaluated.took.as_secs_f64()
         );
-        let step = (evaluated.decisions.len() / subjects.max(1)).max(1);
-        let picked: Vec<String> = evaluated
+        if subjects == 0 {
+            continue;
+        }
+        let step = (evaluated.decisions.len() / subjects).max(1);
+        let picked: Vec<&Decision> = evaluated
             .decisions
             .iter()
             .step_by(step)
             .take(subjects)
-            .map(|d| d.subject.clone())
             .collect();
+
+        let started = Instant::now();
+        let evaluator = Evaluator::prepare(policy, &evaluated.paths)
+            .await
+            .with_context(|| format!("while preparing {}", policy.id))?;
+        let prepared_in = started.elapsed();
+        let mut times = Vec::with_capacity(picked.len());
+        for expected in &picked {
+            let started = Instant::now();
+            let decided = evaluator.decide(&expected.subject).await?;
+            times.push(started.elapsed());
+            if decided.as_ref() != Some(*expected) {
+                bail!(
+                    "{}: the prepared evaluation of {} differs from the batch run: {decided:?}",
+                    policy.id,
+                    expected.subject
+                );
+            }
+        }
+        print_latencies(
+            &format!(
+                "{}: single-subject evaluation, prepared once in {:.1} ms,",
+                policy.id,
+                prepared_in.as_secs_f64() * 1e3
+            ),
+            times,
+        );
+
+        // The same subjects with the query compiled, parsed and planned on each call.
         let ctx = SessionContext::new();
         let plan = compile(policy);
         register_snapshots(&ctx, &plan, &evaluated.paths).await?;
         let mut times = Vec::with_capacity(picked.len());
-        for subject in &picked {
-            let plan = compile_for(policy, Some(std::slice::from_ref(subject)));
+        for expected in &picked {
+            let plan = compile_for(policy, Some(std::slice::from_ref(&expected.subject)));
             let started = Instant::now();
             let decided = evaluate(&ctx, &plan).await?;
             times.push(started.elapsed());
             if decided.len() != 1 {
-                bail!("{subject} was decided {} times", decided.len());
+                bail!("{} was decided {} times", expected.subject, decided.len());
             }
         }
-        times.sort_unstable();
-        if let (Some(p50), Some(p99), Some(max)) = (
-            times.get(times.len() / 2),
-            times.get(times.len() * 99 / 100),
-            times.last(),
-        ) {
-            println!(
-                "{}: single-subject evaluation of {} subjects: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-                policy.id,
-                times.len(),
-                p50.as_secs_f64() * 1e3,
-                p99.as_secs_f64() * 1e3,
-                max.as_secs_f64() * 1e3
-            );
-        }
+        print_latencies(
+            &format!(
+                "{}: single-subject evaluation compiled per call,",
+                policy.id
+            ),
+            times,
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -410,6 +462,67 @@ async fn explain(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Prints the median, 99th percentile and maximum of `times`.
+fn print_latencies(what: &str, mut times: Vec<std::time::Duration>) {
+    times.sort_unstable();
+    if let (Some(p50), Some(p99), Some(max)) = (
+        times.get(times.len() / 2),
+        times.get(times.len() * 99 / 100),
+        times.last(),
+    ) {
+        println!(
+            "{what} {} subjects: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            times.len(),
+            p50.as_secs_f64() * 1e3,
+            p99.as_secs_f64() * 1e3,
+            max.as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// The batch run of `policy` with every subject's row of condition results written to
+/// `dir/<policy id>.parquet`, beside the query (`<id>.sql`) and the snapshot each of its tables
+/// reads (`<id>.tables.csv`: name, dataset, file) so that another engine can run the same query
+/// on the same files. Prints and returns the seconds from registering the snapshots to the
+/// file written.
+async fn bench_written_run(
+    store: &Store,
+    datacenter: &Path,
+    consumer: &str,
+    policy: &Policy,
+    dir: &Path,
+) -> anyhow::Result<f64> {
+    let plan = compile(policy);
+    let (_, files) = latest_snapshots(store, datacenter, consumer, policy, &plan).await?;
+    let out = dir.join(format!("{}.parquet", policy.id));
+    let started = Instant::now();
+    let ctx = session();
+    register_snapshots(&ctx, &plan, &files)
+        .await
+        .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
+    let rows = write_conditions(&ctx, &plan, &out)
+        .await
+        .with_context(|| format!("while writing {}", out.display()))?;
+    let took = started.elapsed().as_secs_f64();
+    println!(
+        "{}: batch run written to Parquet, {rows} subjects in {took:.3} s",
+        policy.id
+    );
+    let sql = dir.join(format!("{}.sql", policy.id));
+    std::fs::write(&sql, format!("{}\n", plan.sql))
+        .with_context(|| format!("while writing {}", sql.display()))?;
+    let mut tables = String::from("name,dataset,file\n");
+    for t in &plan.tables {
+        if let Some(file) = files.get(&t.dataset) {
+            tables.push_str(&format!("{},{},{}\n", t.name, t.dataset, file.display()));
+        }
+    }
+    let tables_file = dir.join(format!("{}.tables.csv", policy.id));
+    std::fs::write(&tables_file, tables)
+        .with_context(|| format!("while writing {}", tables_file.display()))?;
+    Ok(took)
+}
+
 /// The platform store, with the exchange's tables (where the snapshots are listed).
 async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     let store = settings.open_store().await?;
@@ -531,17 +644,19 @@ pub(crate) struct Evaluated {
     pub took: std::time::Duration,
 }
 
-/// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads,
-/// naming a missing snapshot, one whose grant lacks a field, or a missing file.
-pub(crate) async fn evaluate_policy(
+/// The newest snapshot `consumer` holds of each dataset `plan` reads, in the plan's order, and
+/// their files by dataset, naming a missing snapshot, one whose grant lacks a field, or a
+/// missing file.
+async fn latest_snapshots(
     store: &Store,
     datacenter: &Path,
     consumer: &str,
     policy: &Policy,
-    subjects: Option<&[String]>,
-    every: bool,
-) -> anyhow::Result<Evaluated> {
-    let plan = compile_for(policy, subjects);
+    plan: &Plan,
+) -> anyhow::Result<(
+    Vec<errandless_exchange::Snapshot>,
+    BTreeMap<String, PathBuf>,
+)> {
     let mut snapshots = Vec::new();
     let mut files = BTreeMap::new();
     for t in &plan.tables {
@@ -576,8 +691,23 @@ pub(crate) async fn evaluate_policy(
         files.insert(t.dataset.clone(), path);
         snapshots.push(latest);
     }
+    Ok((snapshots, files))
+}
+
+/// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads,
+/// naming a missing snapshot, one whose grant lacks a field, or a missing file.
+pub(crate) async fn evaluate_policy(
+    store: &Store,
+    datacenter: &Path,
+    consumer: &str,
+    policy: &Policy,
+    subjects: Option<&[String]>,
+    every: bool,
+) -> anyhow::Result<Evaluated> {
+    let plan = compile_for(policy, subjects);
+    let (snapshots, files) = latest_snapshots(store, datacenter, consumer, policy, &plan).await?;
     let started = Instant::now();
-    let ctx = SessionContext::new();
+    let ctx = session();
     register_snapshots(&ctx, &plan, &files)
         .await
         .with_context(|| format!("while reading the snapshots of {}", policy.id))?;

@@ -16,8 +16,10 @@
 //!
 //! The same plan serves every run: [`register_snapshots`] binds it to Parquet files, and
 //! [`check_examples`] binds it to in-memory tables built from the policy's `[[test]]`
-//! examples and compares each decision with the one expected. Later batch, single-subject and
-//! delta runs filter the population of this plan.
+//! examples and compares each decision with the one expected. The batch run uses [`session`]
+//! (and [`write_conditions`] to write every subject's row to Parquet); the single-subject
+//! evaluation is an [`Evaluator`], the same query filtered on `subject = $1` and planned once;
+//! the delta run filters the population with [`compile_for`].
 //!
 //! What it is not: it decides but records nothing; writing decisions to the ledger and
 //! entitlements to payments belongs to the callers. DataFusion lives only in this crate, with
@@ -34,13 +36,17 @@ use arrow_schema::{DataType, Field, Schema};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::datasource::MemTable;
-use datafusion::prelude::ParquetReadOptions;
+use datafusion::prelude::{col, ParquetReadOptions};
 pub use errandless_policy::Decision;
 use errandless_policy::{ErrorKind, ExampleValue, Policy, PolicyError};
 use errandless_standards::ElementType;
 
+mod batch;
+mod prepared;
 mod simulation;
+pub use batch::{session, write_conditions};
 pub use datafusion::prelude::SessionContext;
+pub use prepared::Evaluator;
 pub use simulation::{simulate, Simulation, Tally};
 
 /// Why an evaluation could not run.
@@ -54,6 +60,10 @@ pub enum EvaluationError {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("the result has no column {0} of the expected type")]
     Result(String),
+    #[error("the prepared query has no subject parameter of a known type")]
+    SubjectParameter,
+    #[error("subject {0} was decided {1} times, not once")]
+    SubjectRepeated(String, usize),
     #[error("cannot start the query runtime: {0}")]
     Runtime(std::io::Error),
 }
@@ -108,7 +118,12 @@ pub fn compile_for(policy: &Policy, subjects: Option<&[String]>) -> Plan {
             format!(" WHERE subject IN ({})", literals.join(", "))
         }
     });
-    let only = only.as_deref().unwrap_or("");
+    compile_where(policy, only.as_deref().unwrap_or(""))
+}
+
+/// Compiles a checked policy into its query, with `only` (empty, or a `WHERE` clause on
+/// `subject`) on every dataset's scan.
+fn compile_where(policy: &Policy, only: &str) -> Plan {
     let mut by_dataset: BTreeMap<&str, BTreeMap<&str, ElementType>> = BTreeMap::new();
     for input in &policy.inputs {
         by_dataset
@@ -261,6 +276,10 @@ fn with_condition_met(combination: &str, condition: &str) -> String {
 }
 
 /// Registers the data center's snapshot of each dataset the plan reads (`dataset` to file).
+///
+/// The files are declared sorted by `subject`, as the exchange's sync writes them (byte order):
+/// DataFusion then forms the population by merging instead of hashing and keeps the result in
+/// subject order without sorting it again. A file not so sorted would give wrong results.
 pub async fn register_snapshots<P: AsRef<Path>>(
     ctx: &SessionContext,
     plan: &Plan,
@@ -273,7 +292,8 @@ pub async fn register_snapshots<P: AsRef<Path>>(
         ctx.register_parquet(
             &t.name,
             &path.as_ref().display().to_string(),
-            ParquetReadOptions::default(),
+            ParquetReadOptions::default()
+                .file_sort_order(vec![vec![col("subject").sort(true, false)]]),
         )
         .await?;
     }
@@ -312,6 +332,15 @@ async fn decide(
         let batch = batch?;
         out.evaluated += batch.num_rows() as u64;
         decisions_of(&batch, plan, every, &mut out.decisions)?;
+    }
+    Ok(out)
+}
+
+/// Every decision in the rows of `plan`'s result.
+fn decisions(plan: &Plan, batches: Vec<RecordBatch>) -> Result<Vec<Decision>, EvaluationError> {
+    let mut out = Vec::new();
+    for batch in &batches {
+        decisions_of(batch, plan, true, &mut out)?;
     }
     Ok(out)
 }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 use errandless_evaluation::{
-    compile, compile_for, register_snapshots, run, simulate, Decision, Plan,
+    compile, compile_for, register_snapshots, run, simulate, Decision, EvaluationError, Evaluator,
+    Plan,
 };
 use errandless_policy::Policy;
 use errandless_standards::Standard;
 use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
 
 const POLICY: &str = r#"id = "nursing-test"
 title = { zh = "护理补贴", en = "Nursing allowance" }
@@ -36,6 +38,10 @@ cite = "art. 2"
 "#;
 
 fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
+    write_with(path, columns, None);
+}
+
+fn write_with(path: &Path, columns: Vec<(&str, ArrayRef)>, properties: Option<WriterProperties>) {
     let fields: Vec<Field> = columns
         .iter()
         .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
@@ -47,7 +53,7 @@ fn write(path: &Path, columns: Vec<(&str, ArrayRef)>) {
     )
     .expect("a batch");
     let file = std::fs::File::create(path).expect("create");
-    let mut writer = ArrowWriter::try_new(file, schema, None).expect("a writer");
+    let mut writer = ArrowWriter::try_new(file, schema, properties).expect("a writer");
     writer.write(&batch).expect("write");
     writer.close().expect("close");
 }
@@ -194,4 +200,140 @@ fn decisions_from_parquet_snapshots() {
 
 fn datafusion_ctx() -> datafusion::prelude::SessionContext {
     datafusion::prelude::SessionContext::new()
+}
+
+/// Each subject's decision from an [`Evaluator`] prepared once over `files`.
+fn decide_each(
+    policy: &Policy,
+    files: &BTreeMap<String, PathBuf>,
+    subjects: &[&str],
+) -> Vec<Option<Decision>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let evaluator = Evaluator::prepare(policy, files).await.expect("prepared");
+        let mut out = Vec::new();
+        for subject in subjects {
+            out.push(evaluator.decide(subject).await.expect("decided"));
+        }
+        out
+    })
+}
+
+#[test]
+fn a_prepared_evaluator_decides_each_subject_as_the_whole_run_does() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = snapshots(dir.path());
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let all = decide(&compile(&policy), &files);
+    let subjects = ["A", "B", "C", "D", "Z", "A' OR 'x'='x", ""];
+    let one = decide_each(&policy, &files, &subjects);
+    for (subject, got) in subjects.iter().zip(&one) {
+        let expected = all.iter().find(|d| d.subject == *subject);
+        assert_eq!(got.as_ref(), expected, "{subject}");
+    }
+    assert_eq!(
+        one.iter().filter(|d| d.is_some()).count(),
+        4,
+        "Z and the injection attempt have no rows"
+    );
+}
+
+#[test]
+fn a_prepared_evaluator_finds_subjects_across_row_groups_and_pages() {
+    // 3,000 subjects in row groups of 256 rows and pages of 32: every 5th has two
+    // certificates (the lower grade second, so the first in field order is not the first
+    // row), every 3rd an account.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut cert_subjects = Vec::new();
+    let mut grades = Vec::new();
+    for i in 0..3000_i64 {
+        let subject = format!("S{i:05}");
+        if i % 5 == 0 {
+            cert_subjects.push(subject.clone());
+            grades.push(4);
+        }
+        cert_subjects.push(subject);
+        grades.push(i % 4 + 1);
+    }
+    let card_subjects: Vec<String> = (0..3000).step_by(3).map(|i| format!("S{i:05}")).collect();
+    let small = || {
+        Some(
+            WriterProperties::builder()
+                .set_max_row_group_row_count(Some(256))
+                .set_data_page_row_count_limit(32)
+                .set_write_batch_size(32)
+                .build(),
+        )
+    };
+    let cert = dir.path().join("cert.parquet");
+    let card = dir.path().join("card.parquet");
+    let hashes = |n: usize| Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef;
+    write_with(
+        &cert,
+        vec![
+            (
+                "subject",
+                Arc::new(StringArray::from(cert_subjects.clone())) as ArrayRef,
+            ),
+            ("grade", Arc::new(Int64Array::from(grades)) as ArrayRef),
+            ("row_hash", hashes(cert_subjects.len())),
+        ],
+        small(),
+    );
+    write_with(
+        &card,
+        vec![
+            (
+                "subject",
+                Arc::new(StringArray::from(card_subjects.clone())) as ArrayRef,
+            ),
+            (
+                "account",
+                Arc::new(StringArray::from_iter_values(
+                    card_subjects.iter().map(|s| format!("6228{s}")),
+                )) as ArrayRef,
+            ),
+            ("row_hash", hashes(card_subjects.len())),
+        ],
+        small(),
+    );
+    let files = BTreeMap::from([
+        ("disabled_persons.certificate".to_string(), cert),
+        ("finance.one_card".to_string(), card),
+    ]);
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let all = decide(&compile(&policy), &files);
+    assert_eq!(all.len(), 3000);
+    let picked: Vec<String> = (0..3000)
+        .step_by(7)
+        .chain([255, 256, 2999])
+        .map(|i| format!("S{i:05}"))
+        .collect();
+    let subjects: Vec<&str> = picked.iter().map(String::as_str).collect();
+    let one = decide_each(&policy, &files, &subjects);
+    for (subject, got) in subjects.iter().zip(&one) {
+        let expected = all.iter().find(|d| d.subject == *subject);
+        assert!(expected.is_some(), "{subject} is in the whole run");
+        assert_eq!(got.as_ref(), expected, "{subject}");
+    }
+}
+
+#[test]
+fn a_policy_prepared_without_one_of_its_snapshots_names_it() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut files = snapshots(dir.path());
+    files.remove("finance.one_card");
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let err = runtime
+        .block_on(Evaluator::prepare(&policy, &files))
+        .expect_err("a snapshot is missing");
+    assert!(
+        matches!(&err, EvaluationError::MissingSnapshot(d) if d == "finance.one_card"),
+        "{err}"
+    );
 }
