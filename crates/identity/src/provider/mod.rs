@@ -27,12 +27,14 @@ use crate::level::Level;
 use crate::session::Session;
 use crate::token::{b64url, hash_secret, keyed_hash, random_token, same_secret, Millis};
 use crate::Secret;
+use spend::{NewToken, SpendKind, Spends};
 
 mod client;
 mod error;
 pub mod jose;
 mod keys;
 mod scope;
+mod spend;
 
 pub use client::{check_redirect_uri, Client, ClientError, Clients, NewClient};
 pub use error::OAuthError;
@@ -158,8 +160,11 @@ struct TokenRow {
 pub struct Provider {
     store: Store,
     /// On SQLite, write transactions wait here for one another rather than in SQLite's busy
-    /// handler, which sleeps and retries; on PostgreSQL it is not taken.
+    /// handler, which sleeps and retries; on PostgreSQL only the token requests' batches take
+    /// it, one batch at a time.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Token requests waiting to be committed together (see `spend.rs`).
+    spends: Spends,
     issuer: String,
     keys: Keys,
     clients: Clients,
@@ -230,6 +235,7 @@ impl Provider {
             clients: Clients::new(store.clone()),
             issuer: issuer.trim_end_matches('/').to_owned(),
             writer: std::sync::Arc::default(),
+            spends: Spends::default(),
             store,
             accounts,
             secret,
@@ -791,7 +797,8 @@ impl Provider {
 
     /// Issues an access token, a refresh token in `grant`'s family, and an ID token.
     /// In one transaction, spends the code or refresh token (only if no one else has) and
-    /// stores the new tokens, so a grant is never spent without its tokens nor used twice.
+    /// stores the new tokens, so a grant is never spent without its tokens nor used twice; the
+    /// transaction is shared with the token requests waiting at the same time (`spend.rs`).
     async fn issue(
         &self,
         client: &Client,
@@ -806,57 +813,47 @@ impl Provider {
             .map_err(|_| OAuthError::invalid_grant("the account no longer exists"))?;
         let access = random_token();
         let refresh = random_token();
-        let turn = self.write_turn().await;
-        let mut tx = self.store.pool().begin().await?;
-        let (sql, hash) = match spend {
-            Spend::Code(hash) => (
-                "UPDATE identity_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-                hash,
-            ),
-            Spend::Refresh(hash) => (
-                "UPDATE identity_tokens SET used_at = $1 WHERE token_hash = $2 \
-                 AND used_at IS NULL AND revoked_at IS NULL",
-                hash,
-            ),
+        let (kind, hash) = match spend {
+            Spend::Code(hash) => (SpendKind::Code, hash),
+            Spend::Refresh(hash) => (SpendKind::Refresh, hash),
         };
-        let spent = sqlx::query(sql)
-            .bind(now)
-            .bind(hash)
-            .execute(&mut *tx)
+        let spent = self
+            .spends
+            .commit(
+                &self.store,
+                &self.writer,
+                spend::Spend {
+                    kind,
+                    hash: hash.to_owned(),
+                    now,
+                    family: grant.family.clone(),
+                    client_id: client.id.clone(),
+                    account_id: grant.account_id.clone(),
+                    scope: grant.scope.clone(),
+                    level: grant.level.code(),
+                    amr: grant.amr.join(" "),
+                    auth_time: grant.auth_time,
+                    tokens: vec![
+                        NewToken {
+                            hash: hash_secret(&access),
+                            kind: "access",
+                            expires_at: now + ACCESS_TOKEN_MS,
+                        },
+                        NewToken {
+                            hash: hash_secret(&refresh),
+                            kind: "refresh",
+                            expires_at: now + REFRESH_TOKEN_MS,
+                        },
+                    ],
+                },
+            )
             .await?;
-        if spent.rows_affected() != 1 {
-            drop(tx);
-            drop(turn);
+        if !spent {
             self.revoke_family(&grant.family, now).await?;
             return Err(OAuthError::invalid_grant(
                 "the code or refresh token was already used; its family is revoked",
             ));
         }
-        for (token, kind, lifetime) in [
-            (&access, "access", ACCESS_TOKEN_MS),
-            (&refresh, "refresh", REFRESH_TOKEN_MS),
-        ] {
-            sqlx::query(
-                "INSERT INTO identity_tokens (token_hash, kind, family, client_id, account_id, scope, \
-                 level, amr, auth_time, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(hash_secret(token))
-            .bind(kind)
-            .bind(&grant.family)
-            .bind(&client.id)
-            .bind(&grant.account_id)
-            .bind(&grant.scope)
-            .bind(grant.level.code())
-            .bind(grant.amr.join(" "))
-            .bind(grant.auth_time)
-            .bind(now)
-            .bind(now + lifetime)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        drop(turn);
         let mut claims = json!({
             "iss": self.issuer,
             "sub": self.subject(&client.id, &grant.account_id),
