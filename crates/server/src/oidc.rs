@@ -45,6 +45,9 @@ pub struct IdentityService {
     pub registry: Option<Registry>,
     /// Other regions' providers whose citizens may log in here.
     pub federation: Option<Federation>,
+    /// Passkeys as a second factor; `None` when the issuer is on an IP address, which WebAuthn
+    /// does not accept as a relying party (develop on `http://localhost:PORT`).
+    pub passkeys: Option<errandless_identity::Passkeys>,
     attempts: RateLimit,
 }
 
@@ -54,11 +57,19 @@ impl IdentityService {
         sessions: Sessions,
         registry: Option<Registry>,
     ) -> IdentityService {
+        let passkeys = match provider.passkeys() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::info!(error = %e, "passkeys are off");
+                None
+            }
+        };
         IdentityService {
             provider,
             sessions,
             registry,
             federation: None,
+            passkeys,
             attempts: RateLimit::new(ATTEMPTS_PER_MINUTE, 60_000),
         }
     }
@@ -73,7 +84,7 @@ impl IdentityService {
         self.provider.issuer().starts_with("https://")
     }
 
-    fn cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure() { "; Secure" } else { "" };
         HeaderValue::from_str(&format!(
             "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
@@ -82,7 +93,7 @@ impl IdentityService {
     }
 }
 
-type Service = Arc<IdentityService>;
+pub(crate) type Service = Arc<IdentityService>;
 
 /// An authorisation request's query (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -186,6 +197,23 @@ pub fn routes(service: Service) -> Router {
         .route("/account/register", post(register))
         .route("/account/confirm", post(confirm))
         .route("/account/logout-everywhere", post(logout_everywhere))
+        .route("/account/passkeys", get(crate::passkeys::list))
+        .route(
+            "/account/passkeys/register/start",
+            post(crate::passkeys::register_start),
+        )
+        .route(
+            "/account/passkeys/register/finish",
+            post(crate::passkeys::register_finish),
+        )
+        .route(
+            "/account/passkeys/authenticate/start",
+            post(crate::passkeys::authenticate_start),
+        )
+        .route(
+            "/account/passkeys/authenticate/finish",
+            post(crate::passkeys::authenticate_finish),
+        )
         .route("/federation/{upstream}/start", get(federation_start))
         .route("/federation/{upstream}/callback", get(federation_callback))
         .with_state(service)
@@ -220,7 +248,7 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 /// Whether a POST came from a page of this provider: its `Origin`, when the browser sends one,
 /// must be the issuer's, and `Sec-Fetch-Site` must not say cross-site.
-fn same_origin(service: &IdentityService, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(service: &IdentityService, headers: &HeaderMap) -> bool {
     let issuer = url::Url::parse(service.provider.issuer()).ok();
     let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
@@ -351,7 +379,10 @@ fn consent_form(service: &IdentityService, pending: &Pending, session_cookie: &s
     )
 }
 
-async fn live_session(service: &IdentityService, headers: &HeaderMap) -> Option<(String, Session)> {
+pub(crate) async fn live_session(
+    service: &IdentityService,
+    headers: &HeaderMap,
+) -> Option<(String, Session)> {
     let id = cookie(headers, SESSION_COOKIE)?;
     let session = service.sessions.find(id, now_millis()).await.ok()?;
     Some((id.to_owned(), session))
@@ -1101,7 +1132,12 @@ pub(crate) async fn logout_everywhere(
         logout,
         register,
         confirm,
-        logout_everywhere
+        logout_everywhere,
+        crate::passkeys::list,
+        crate::passkeys::register_start,
+        crate::passkeys::register_finish,
+        crate::passkeys::authenticate_start,
+        crate::passkeys::authenticate_finish
     ),
     components(schemas(
         TokenBody,
@@ -1111,7 +1147,9 @@ pub(crate) async fn logout_everywhere(
         ConsentForm,
         TokenForm,
         RegisterBody,
-        ConfirmBody
+        ConfirmBody,
+        crate::passkeys::RegistrationBody,
+        crate::passkeys::AuthenticationBody
     ))
 )]
 pub(crate) struct IdentityDoc;

@@ -258,6 +258,12 @@ impl Provider {
         &self.accounts
     }
 
+    /// The passkeys of this provider's accounts, its issuer's host being the WebAuthn relying
+    /// party. Refused for an issuer on an IP address, which WebAuthn does not accept.
+    pub fn passkeys(&self) -> Result<crate::Passkeys, crate::PasskeyError> {
+        crate::Passkeys::new(self.store.clone(), &self.issuer, "Errandless")
+    }
+
     /// The staff roles kept beside the accounts.
     pub fn staff(&self) -> crate::Staff {
         crate::Staff::new(self.store.clone())
