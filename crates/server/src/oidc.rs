@@ -1006,7 +1006,6 @@ pub(crate) struct RegisterBody {
     responses(
         (status = 201, description = "`account_id`; the code is on its way", body = Object),
         (status = 400, description = "invalid_citizen_id, invalid_name, invalid_phone, weak_password", body = crate::ErrorBody),
-        (status = 409, description = "phone_taken", body = crate::ErrorBody),
         (status = 429, description = "too_many_attempts", body = crate::ErrorBody),
     ))]
 pub(crate) async fn register(
@@ -1030,14 +1029,15 @@ pub(crate) async fn register(
         password: b.password,
     };
     let accounts = service.provider.accounts();
-    match accounts.register(&new, now).await {
-        Ok(account) => {
+    // A number that already has an account gets the same answer (see `Accounts::enrol`).
+    match accounts.enrol(&new, now).await {
+        Ok(account_id) => {
             if let Err(e) = accounts.deliver().await {
                 tracing::warn!(error = %e, "the phone code waits in the outbox");
             }
             (
                 StatusCode::CREATED,
-                Json(json!({ "account_id": account.id })),
+                Json(json!({ "account_id": account_id })),
             )
                 .into_response()
         }

@@ -824,3 +824,34 @@ async fn bad_input_is_never_a_server_error() {
     }))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_does_not_tell_whether_a_phone_number_is_taken() {
+    for_each_backend(|store| with_idp(store, |ctx| {
+        let mut b = Browser::new(&ctx.base);
+        register(&mut b, &ctx.channel, 6, "13700000061");
+        let (citizen_id, name) = common::resident(7);
+        let mut answers = Vec::new();
+        for phone in ["13700000061", "13700000062"] {
+            let made = b.post_json(
+                "/account/register",
+                serde_json::json!({ "citizen_id": citizen_id, "name": name, "phone": phone, "password": PASSWORD }),
+            );
+            let body: Value = serde_json::from_str(&made.body).expect("JSON");
+            let id = body["account_id"].as_str().expect("an id").to_owned();
+            let confirm = b.post_json(
+                "/account/confirm",
+                serde_json::json!({ "account_id": id, "code": "000000" }),
+            );
+            answers.push((made.status, id.len(), confirm.status, confirm.body.replace(&id, "")));
+        }
+        assert_eq!(answers[0], answers[1], "a taken and a free number are answered alike");
+        assert_eq!(answers[0].0, 201);
+        assert_eq!(answers[0].2, 400);
+        let told = tokio::runtime::Handle::current()
+            .block_on(ctx.channel.messages_to("13700000061"))
+            .expect("messages");
+        assert!(told.last().unwrap().body.contains("tried"), "the owner is told");
+    }))
+    .await;
+}

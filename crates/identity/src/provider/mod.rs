@@ -1088,6 +1088,10 @@ impl Provider {
                 now - 24 * 3_600_000,
             ),
             ("DELETE FROM identity_tokens WHERE expires_at < $1", now),
+            (
+                "DELETE FROM identity_decoy_registrations WHERE expires_at < $1",
+                now,
+            ),
             ("DELETE FROM identity_sessions WHERE expires_at < $1", now),
             (
                 "DELETE FROM identity_sessions WHERE last_seen_at < $1",
