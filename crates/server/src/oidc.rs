@@ -193,7 +193,7 @@ pub fn routes(service: Service) -> Router {
         .route("/oauth/userinfo", get(userinfo).post(userinfo))
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
-        .route("/oauth/logout", get(logout))
+        .route("/oauth/logout", get(logout).post(logout_confirmed))
         .route("/account/register", post(register))
         .route("/account/confirm", post(confirm))
         .route("/account/logout-everywhere", post(logout_everywhere))
@@ -926,10 +926,12 @@ pub(crate) async fn introspect(
     }
 }
 
-/// RP-initiated logout: ends this browser's session and goes back to the app if it asked.
+/// RP-initiated logout. With an `id_token_hint` this provider signed, the app is known and the
+/// session ends at once. Without one anyone could link here, so a browser that is logged in is
+/// asked first: a page with a form (bound to the session cookie) whose POST ends the session.
 #[utoipa::path(get, path = "/oauth/logout", tag = "identity", params(LogoutQuery),
     responses(
-        (status = 200, description = "Logged out (HTML)", body = String),
+        (status = 200, description = "Logged out, or (without id_token_hint, while logged in) the page asking to confirm (HTML)", body = String),
         (status = 303, description = "Logged out, back to the registered post-logout URI with state"),
         (status = 400, description = "A hint that does not verify, or an unregistered redirect", body = String),
     ))]
@@ -939,6 +941,7 @@ pub(crate) async fn logout(
     params: Result<Query<LogoutQuery>, QueryRejection>,
 ) -> Response {
     let q = params.map(|q| q.0).unwrap_or_default();
+    let hinted = q.id_token_hint.is_some();
     let params = LogoutParams {
         id_token_hint: q.id_token_hint,
         client_id: q.client_id,
@@ -949,7 +952,86 @@ pub(crate) async fn logout(
         Ok(t) => t,
         Err(e) => return error_page(oauth_status(&e), &e),
     };
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+    if !hinted {
+        if let Some((cookie, _)) = live_session(&service, &headers).await {
+            let hidden = |name: &str, value: &Option<String>| match value {
+                Some(v) => format!(
+                    r#"<input type="hidden" name="{name}" value="{}">"#,
+                    escape(v)
+                ),
+                None => String::new(),
+            };
+            let form = format!(
+                r#"<p>要退出统一身份认证吗？/ Log out of your government login?</p>
+<form method="post" action="/oauth/logout">{}{}{}{}
+<button type="submit">退出 / Log out</button></form>"#,
+                hidden("client_id", &params.client_id),
+                hidden("post_logout_redirect_uri", &params.post_logout_redirect_uri),
+                hidden("state", &params.state),
+                hidden(
+                    "form_token",
+                    &Some(service.provider.form_token(&cookie, "logout"))
+                ),
+            );
+            return page(StatusCode::OK, "退出 / Log out", &form);
+        }
+    }
+    end_session(&service, &headers, target).await
+}
+
+/// The confirmation of a logout asked for without an `id_token_hint`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct LogoutForm {
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    form_token: Option<String>,
+}
+
+/// The logout page's form: ends the session it was shown to.
+#[utoipa::path(post, path = "/oauth/logout", tag = "identity",
+    request_body(content = LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Logged out (HTML)", body = String),
+        (status = 303, description = "Logged out, back to the registered post-logout URI with state"),
+        (status = 400, description = "An unregistered redirect", body = String),
+        (status = 403, description = "A form from another site, or a wrong form token", body = String),
+    ))]
+pub(crate) async fn logout_confirmed(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|f| f.0).unwrap_or_default();
+    let token_ok = match (cookie(&headers, SESSION_COOKIE), form.form_token.as_deref()) {
+        (Some(session), Some(token)) => service.provider.form_token_ok(token, session, "logout"),
+        _ => false,
+    };
+    if !same_origin(&service, &headers) || !token_ok {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            &OAuthError::new(
+                "access_denied",
+                "a logout form from another site was refused",
+            ),
+        );
+    }
+    let params = LogoutParams {
+        id_token_hint: None,
+        client_id: form.client_id,
+        post_logout_redirect_uri: form.post_logout_redirect_uri,
+        state: form.state,
+    };
+    let target = match service.provider.logout(&params).await {
+        Ok(t) => t,
+        Err(e) => return error_page(oauth_status(&e), &e),
+    };
+    end_session(&service, &headers, target).await
+}
+
+/// Ends the browser's session and sends it on to `target` or to the logged-out page.
+async fn end_session(service: &Service, headers: &HeaderMap, target: Option<String>) -> Response {
+    if let Some(id) = cookie(headers, SESSION_COOKIE) {
         if let Err(e) = service.sessions.end(id).await {
             return error_page(StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e));
         }
@@ -1130,6 +1212,7 @@ pub(crate) async fn logout_everywhere(
         revoke,
         introspect,
         logout,
+        logout_confirmed,
         register,
         confirm,
         logout_everywhere,
@@ -1145,6 +1228,7 @@ pub(crate) async fn logout_everywhere(
         OAuthErrorBody,
         LoginForm,
         ConsentForm,
+        LogoutForm,
         TokenForm,
         RegisterBody,
         ConfirmBody,

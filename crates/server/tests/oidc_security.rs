@@ -855,3 +855,57 @@ async fn registering_does_not_tell_whether_a_phone_number_is_taken() {
     }))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_without_id_token_hint_asks_the_citizen_first() {
+    for_each_backend(|store| {
+        with_idp(store, |ctx| {
+            let mut b = Browser::new(&ctx.base);
+            register(&mut b, &ctx.channel, 8, "13700000081");
+            code(&mut b, "13700000081");
+            let logged_in = |b: &mut Browser| {
+                let (challenge, _) = pkce();
+                let path = authorize(
+                    CLIENT,
+                    REDIRECT,
+                    Some(&unique("s")),
+                    Some(&unique("n")),
+                    Some((&challenge, "S256")),
+                );
+                b.get(&path).status == 303
+            };
+            assert!(logged_in(&mut b));
+
+            // A link anyone could plant: the citizen is asked, and stays logged in meanwhile.
+            let asked = b.get(&format!(
+                "/oauth/logout?client_id={CLIENT}&post_logout_redirect_uri={}&state=z",
+                common::AFTER_LOGOUT
+            ));
+            assert_eq!(asked.status, 200, "{}", asked.body);
+            assert!(asked.body.contains("form_token"), "{}", asked.body);
+            assert!(logged_in(&mut b), "a GET alone does not log out");
+
+            let fields = [
+                ("client_id", CLIENT.to_owned()),
+                ("post_logout_redirect_uri", common::AFTER_LOGOUT.to_owned()),
+                ("state", "z".to_owned()),
+                ("form_token", asked.field("form_token")),
+            ];
+            let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let cross = b.post_from("/oauth/logout", &form, Some("https://evil.example"));
+            assert_eq!(cross.status, 403, "{}", cross.body);
+            let forged = b.post("/oauth/logout", &[("form_token", "forged")]);
+            assert_eq!(forged.status, 403, "{}", forged.body);
+            assert!(logged_in(&mut b), "refused posts do not log out");
+
+            let out = b.post("/oauth/logout", &form);
+            assert_eq!(out.status, 303, "{}", out.body);
+            assert_eq!(
+                out.location.as_deref(),
+                Some(format!("{}?state=z", common::AFTER_LOGOUT).as_str())
+            );
+            assert!(!logged_in(&mut b), "confirmed: logged out");
+        })
+    })
+    .await;
+}
