@@ -4,8 +4,11 @@
 //!
 //! Cookies: `errandless_session` (the session id), `errandless_flow` (binds an authorisation
 //! request to the browser that began it) and `errandless_device` (the device cookie that
-//! keeps a citizen's own devices out of a lockout). All are HttpOnly and SameSite=Lax, and
-//! Secure when the issuer is https. Login and consent forms carry a token bound to the flow or
+//! keeps a citizen's own devices out of a lockout). All are HttpOnly, SameSite=Lax and
+//! `Path=/` with no `Domain`. When the issuer is https they are Secure and named with the
+//! `__Host-` prefix (`__Host-errandless_session`…), so no other host can set or shadow them.
+//! Over plain http, meant only for development on loopback (`http://localhost:PORT`), they
+//! keep the bare names and are not Secure: browsers refuse a `__Host-` cookie that is not. Login and consent forms carry a token bound to the flow or
 //! session cookie, and a POST whose `Origin` is another site is refused, so a cross-site form
 //! post does nothing.
 
@@ -84,12 +87,31 @@ impl IdentityService {
         self.provider.issuer().starts_with("https://")
     }
 
+    /// The name a cookie has in browsers: under https with the `__Host-` prefix, which binds
+    /// it to this host (Secure, `Path=/`, no `Domain`), so a sibling subdomain cannot plant or
+    /// shadow it; over plain http (development on loopback) without it, since browsers keep a
+    /// `__Host-` cookie only when it is Secure.
+    fn cookie_name(&self, name: &str) -> String {
+        if self.secure() {
+            format!("__Host-{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
     pub(crate) fn cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure() { "; Secure" } else { "" };
+        let name = self.cookie_name(name);
         HeaderValue::from_str(&format!(
             "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
         ))
         .expect("cookie values are base64url")
+    }
+
+    /// The value of one of this provider's cookies (`SESSION_COOKIE`, `FLOW_COOKIE`,
+    /// `DEVICE_COOKIE`), under the name [`cookie`](Self::cookie) gave it.
+    pub(crate) fn read_cookie<'a>(&self, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+        cookie(headers, &self.cookie_name(name))
     }
 }
 
@@ -234,7 +256,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -383,7 +405,7 @@ pub(crate) async fn live_session(
     service: &IdentityService,
     headers: &HeaderMap,
 ) -> Option<(String, Session)> {
-    let id = cookie(headers, SESSION_COOKIE)?;
+    let id = service.read_cookie(headers, SESSION_COOKIE)?;
     let session = service.sessions.find(id, now_millis()).await.ok()?;
     Some((id.to_owned(), session))
 }
@@ -431,7 +453,7 @@ pub(crate) async fn authorize(
     let params = AuthorizeParams::from(params);
     let pending = match service
         .provider
-        .authorize(&params, cookie(&headers, FLOW_COOKIE), now)
+        .authorize(&params, service.read_cookie(&headers, FLOW_COOKIE), now)
         .await
     {
         Ok(p) => p,
@@ -514,8 +536,10 @@ pub(crate) async fn login(
             &OAuthError::new("access_denied", "a form from another site was refused"),
         );
     }
-    let (Some(request), Some(flow)) = (form.request.as_deref(), cookie(&headers, FLOW_COOKIE))
-    else {
+    let (Some(request), Some(flow)) = (
+        form.request.as_deref(),
+        service.read_cookie(&headers, FLOW_COOKIE),
+    ) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request(
@@ -551,7 +575,9 @@ pub(crate) async fn login(
         phone: form.phone.unwrap_or_default(),
         password: form.password.unwrap_or_default(),
         totp: form.totp,
-        device: cookie(&headers, DEVICE_COOKIE).map(str::to_owned),
+        device: service
+            .read_cookie(&headers, DEVICE_COOKIE)
+            .map(str::to_owned),
     };
     let login = match service.provider.accounts().login(&credentials, now).await {
         Ok(l) => l,
@@ -583,7 +609,7 @@ pub(crate) async fn login(
             &login.account.id,
             login.level,
             &login.amr,
-            cookie(&headers, SESSION_COOKIE),
+            service.read_cookie(&headers, SESSION_COOKIE),
             now,
         )
         .await;
@@ -629,7 +655,7 @@ pub(crate) async fn consent_page(
 ) -> Response {
     let request = query.ok().and_then(|q| q.0.request).unwrap_or_default();
     let (Some(flow), Some((session_id, session))) = (
-        cookie(&headers, FLOW_COOKIE),
+        service.read_cookie(&headers, FLOW_COOKIE),
         live_session(&service, &headers).await,
     ) else {
         return error_page(
@@ -687,7 +713,7 @@ pub(crate) async fn consent(
     }
     let request = form.request.unwrap_or_default();
     let (Some(flow), Some((session_id, session))) = (
-        cookie(&headers, FLOW_COOKIE),
+        service.read_cookie(&headers, FLOW_COOKIE),
         live_session(&service, &headers).await,
     ) else {
         return error_page(
@@ -1003,7 +1029,10 @@ pub(crate) async fn logout_confirmed(
     form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Response {
     let form = form.map(|f| f.0).unwrap_or_default();
-    let token_ok = match (cookie(&headers, SESSION_COOKIE), form.form_token.as_deref()) {
+    let token_ok = match (
+        service.read_cookie(&headers, SESSION_COOKIE),
+        form.form_token.as_deref(),
+    ) {
         (Some(session), Some(token)) => service.provider.form_token_ok(token, session, "logout"),
         _ => false,
     };
@@ -1031,7 +1060,7 @@ pub(crate) async fn logout_confirmed(
 
 /// Ends the browser's session and sends it on to `target` or to the logged-out page.
 async fn end_session(service: &Service, headers: &HeaderMap, target: Option<String>) -> Response {
-    if let Some(id) = cookie(headers, SESSION_COOKIE) {
+    if let Some(id) = service.read_cookie(headers, SESSION_COOKIE) {
         if let Err(e) = service.sessions.end(id).await {
             return error_page(StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e));
         }
@@ -1274,7 +1303,7 @@ pub(crate) async fn federation_start(
         );
     };
     let request = query.ok().and_then(|q| q.0.request).unwrap_or_default();
-    let Some(flow) = cookie(&headers, FLOW_COOKIE) else {
+    let Some(flow) = service.read_cookie(&headers, FLOW_COOKIE) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request("start again from the app"),
@@ -1311,7 +1340,8 @@ pub(crate) async fn federation_callback(
             &OAuthError::new("access_denied", format!("the upstream said {error}")),
         );
     }
-    let (Some(code), Some(state), Some(flow)) = (q.code, q.state, cookie(&headers, FLOW_COOKIE))
+    let (Some(code), Some(state), Some(flow)) =
+        (q.code, q.state, service.read_cookie(&headers, FLOW_COOKIE))
     else {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -1345,7 +1375,7 @@ pub(crate) async fn federation_callback(
             &login.account.id,
             login.level,
             &["fed".to_owned()],
-            cookie(&headers, SESSION_COOKIE),
+            service.read_cookie(&headers, SESSION_COOKIE),
             now,
         )
         .await;

@@ -909,3 +909,69 @@ async fn a_logout_without_id_token_hint_asks_the_citizen_first() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_https_the_cookies_are_host_only_and_secure() {
+    for_each_backend(|store| async move {
+        let idp = common::start_as(store, "https", "127.0.0.1").await;
+        let (base, channel) = (idp.base.clone(), idp.channel.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut b = Browser::new(&base);
+            register(&mut b, &channel, 9, "13700000091");
+            let (challenge, _) = pkce();
+            let path = authorize(
+                CLIENT,
+                REDIRECT,
+                Some(&unique("s")),
+                Some(&unique("n")),
+                Some((&challenge, "S256")),
+            );
+            let page = b.get(&path);
+            let flow = page
+                .set_cookies
+                .iter()
+                .find(|c| c.contains("errandless_flow"))
+                .expect("a flow cookie");
+            let logged_in = b.post(
+                "/oauth/login",
+                &[
+                    ("request", &page.field("request")),
+                    ("form_token", &page.field("form_token")),
+                    ("phone", "13700000091"),
+                    ("password", PASSWORD),
+                ],
+            );
+            assert_eq!(logged_in.status, 303, "{}", logged_in.body);
+            let mut set = logged_in.set_cookies.clone();
+            set.push(flow.clone());
+            for c in &set {
+                assert!(c.starts_with("__Host-errandless_"), "{c}");
+                assert!(
+                    c.contains("; Secure") && c.contains("Path=/") && !c.contains("Domain"),
+                    "{c}"
+                );
+            }
+            // The server reads the prefixed names: the consent page knows the session...
+            let consent = b.get(logged_in.location.as_deref().unwrap());
+            assert_eq!(consent.status, 200, "{}", consent.body);
+            assert!(consent.body.contains("decision"), "{}", consent.body);
+            // ...and a bare-named cookie, which a sibling host could plant, is not a session.
+            let session = b.cookies[&format!("__Host-{SESSION_COOKIE}")].clone();
+            let mut planted = Browser::new(&base);
+            planted.cookies.insert(SESSION_COOKIE.into(), session);
+            let (challenge, _) = pkce();
+            let path = authorize(
+                CLIENT,
+                REDIRECT,
+                Some(&unique("s")),
+                Some(&unique("n")),
+                Some((&challenge, "S256")),
+            );
+            assert!(planted.get(&path).body.contains("name=\"password\""));
+        })
+        .await
+        .expect("the walk passes");
+        idp.stop().await;
+    })
+    .await;
+}

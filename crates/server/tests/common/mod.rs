@@ -52,6 +52,12 @@ pub async fn start(store: Store) -> Idp {
 /// The provider with its issuer at `host` (which must resolve to 127.0.0.1): `localhost` for
 /// passkeys, which WebAuthn refuses on an IP address.
 pub async fn start_on(store: Store, host: &str) -> Idp {
+    start_as(store, "http", host).await
+}
+
+/// The provider with its issuer `scheme://host:port`, served over plain http all the same
+/// (`base` is always http): `https` shows what a deployment behind TLS sends.
+pub async fn start_as(store: Store, scheme: &str, host: &str) -> Idp {
     let ledger = tempfile::tempdir().expect("temp dir");
     let (exchange, registry) =
         verifying_exchange(&store, ledger.path(), "ledger.example.gov/oidc-test").await;
@@ -79,7 +85,8 @@ pub async fn start_on(store: Store, host: &str) -> Idp {
     let port = listener.local_addr().expect("an address").port();
     let base = format!("http://{host}:{port}");
     let now = errandless_identity::now_millis();
-    let provider = Provider::open(store.clone(), &base, accounts, secret, now)
+    let issuer = format!("{scheme}://{host}:{port}");
+    let provider = Provider::open(store.clone(), &issuer, accounts, secret, now)
         .await
         .expect("provider");
     let mut secrets = Vec::new();
