@@ -126,7 +126,7 @@ fn six_digits() -> String {
 const ACCOUNT_COLUMNS: &str = "id, citizen_id, name, phone, created_at, phone_confirmed_at, \
     real_name_checked_at, real_name_ledger, totp_enabled";
 
-fn account_of(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+pub(crate) fn account_of(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let confirmed: Option<i64> = r.try_get("phone_confirmed_at")?;
     let checked: Option<i64> = r.try_get("real_name_checked_at")?;
     let ledger: Option<i64> = r.try_get("real_name_ledger")?;
