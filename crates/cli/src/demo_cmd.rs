@@ -409,6 +409,23 @@ async fn request_grants(exchange: &Exchange) -> anyhow::Result<()> {
         scope: None,
         mode: Mode::PerSubject,
     });
+    // The identity provider (`serve`, whose `--identity-member` is the data bureau) checks a
+    // citizen's real name against household registration: a per-subject read of name and
+    // status, for identity verification.
+    wanted.push(Terms {
+        consumer: DATA_CENTER_MEMBER.into(),
+        dataset: errandless_identity::RESIDENT_DATASET.into(),
+        fields: vec!["name".into(), "status".into()],
+        purpose: Purpose::IdentityVerification,
+        legal_basis: LegalBasis {
+            kind: LegalBasisKind::Law,
+            reference: "《中华人民共和国居民身份证法》第十三条".into(),
+        },
+        valid_from: now,
+        valid_until: now + YEAR_MILLIS,
+        scope: None,
+        mode: Mode::PerSubject,
+    });
     for terms in wanted {
         let held = exchange
             .grants()

@@ -54,6 +54,11 @@ fn the_demo_walks_the_exchange_and_runs_again() {
     assert!(shown.contains("disabled_persons.certificate"), "{shown}");
     assert!(shown.contains("《中华人民共和国残疾人保障法》"), "{shown}");
     assert!(shown.contains("rejected"), "{shown}");
+    // The identity provider's real-name check is granted, so a demo citizen can reach L2.
+    assert!(
+        shown.contains("《中华人民共和国居民身份证法》第十三条"),
+        "{shown}"
+    );
     assert!(shown.contains("owner's signature verified"), "{shown}");
     assert!(shown.contains("refused: field_not_granted"), "{shown}");
 

@@ -126,7 +126,7 @@ fn six_digits() -> String {
 const ACCOUNT_COLUMNS: &str = "id, citizen_id, name, phone, created_at, phone_confirmed_at, \
     real_name_checked_at, real_name_ledger, totp_enabled";
 
-fn account_of(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
+pub(crate) fn account_of(r: &sqlx::any::AnyRow) -> Result<Account, sqlx::Error> {
     let confirmed: Option<i64> = r.try_get("phone_confirmed_at")?;
     let checked: Option<i64> = r.try_get("real_name_checked_at")?;
     let ledger: Option<i64> = r.try_get("real_name_ledger")?;
@@ -201,6 +201,63 @@ impl Accounts {
         self.find(&id).await
     }
 
+    /// Registration as the public endpoint offers it: like [`register`](Self::register), but a
+    /// phone number that already has a confirmed account is not refused. The number's owner is
+    /// told someone tried it, and the caller gets an id that behaves as a real registration's
+    /// (its codes are refused as wrong, then as too many, then as expired), after the same
+    /// password hashing, so nobody learns whether a number is taken. Returns the id to confirm.
+    pub async fn enrol(&self, new: &NewAccount, now: Millis) -> Result<String, IdentityError> {
+        match self.register(new, now).await {
+            Ok(account) => Ok(account.id),
+            Err(IdentityError::PhoneTaken) => {
+                let id = random_id();
+                let mut tx = self.store.pool().begin().await?;
+                sqlx::query(
+                    "INSERT INTO identity_decoy_registrations (id, expires_at, attempts) VALUES ($1, $2, 0)",
+                )
+                .bind(&id)
+                .bind(now + PHONE_CODE_MS)
+                .execute(&mut *tx)
+                .await?;
+                let body = "【Errandless】有人试图用本号码注册新账户；您的账户未受影响。Someone tried to register a new account with this number; your account is unchanged.";
+                Outbox::queue(&mut tx, &new.phone, body, now).await?;
+                tx.commit().await?;
+                Ok(id)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A code given for a decoy registration: refused as a real registration's wrong code is.
+    async fn confirm_decoy(&self, id: &str, now: Millis) -> Result<Account, IdentityError> {
+        let row = sqlx::query(
+            "SELECT expires_at, attempts FROM identity_decoy_registrations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.store.pool())
+        .await?
+        .ok_or(IdentityError::CodeExpired)?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let attempts: i64 = row.try_get("attempts")?;
+        if now >= expires_at {
+            return Err(IdentityError::CodeExpired);
+        }
+        if attempts >= PHONE_CODE_ATTEMPTS {
+            return Err(IdentityError::TooManyAttempts);
+        }
+        sqlx::query(
+            "UPDATE identity_decoy_registrations SET attempts = attempts + 1 WHERE id = $1",
+        )
+        .bind(id)
+        .execute(self.store.pool())
+        .await?;
+        Err(if attempts + 1 >= PHONE_CODE_ATTEMPTS {
+            IdentityError::TooManyAttempts
+        } else {
+            IdentityError::WrongCode
+        })
+    }
+
     async fn queue_code(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -258,8 +315,10 @@ impl Accounts {
         )
         .bind(account_id)
         .fetch_optional(self.store.pool())
-        .await?
-        .ok_or(IdentityError::CodeExpired)?;
+        .await?;
+        let Some(row) = row else {
+            return self.confirm_decoy(account_id, now).await;
+        };
         let stored: String = row.try_get("code_hash")?;
         let expires_at: i64 = row.try_get("expires_at")?;
         let attempts: i64 = row.try_get("attempts")?;

@@ -8,7 +8,14 @@
 //!   verification", so the read is in the ledger), passwords hashed with Argon2id at OWASP's
 //!   parameters ([`password`]), TOTP ([`totp`], RFC 6238), and [`Accounts::login`] with a
 //!   [`Lockout`] that counts failures per device so that nobody can lock a citizen out.
-//! - [`Level`]: L1 (phone confirmed), L2 (real name checked), L3 (L2 and a second factor).
+//! - [`Passkeys`]: WebAuthn passkeys as the other second factor, registered and checked through
+//!   webauthn-rs's ceremonies; a passkey whose signature counter goes backwards (a copied
+//!   authenticator) or an answer made for another origin is refused. webauthn-rs verifies with
+//!   OpenSSL: this is the one exception to the crate's single crypto stack (RustCrypto), taken
+//!   because no RustCrypto WebAuthn library of its standing exists; its default features are
+//!   off, and ceremony state is serialised only to wait in the platform store.
+//! - [`Level`]: L1 (phone confirmed), L2 (real name checked), L3 (L2 and a second factor: a
+//!   TOTP code or a passkey).
 //! - [`Sessions`]: server-side sessions whose id changes at every login; "log out everywhere".
 //! - [`Provider`]: the OpenID Connect provider (authorization code with PKCE, ID tokens signed
 //!   RS256 or EdDSA, rotating keys, refresh tokens with reuse detection, revocation,
@@ -51,6 +58,7 @@ mod federation;
 mod level;
 mod lockout;
 mod outbox;
+mod passkey;
 pub mod password;
 pub mod provider;
 mod realname;
@@ -70,6 +78,7 @@ pub use federation::{FederatedLogin, Federation, FederationError, Upstream, STAT
 pub use level::{Level, UnknownLevel};
 pub use lockout::{Lockout, Source, BASE_LOCK_MS, MAX_LOCK_MS, THRESHOLD};
 pub use outbox::{mask_phone, Channel, DevelopmentChannel, Message, Outbox, Sending};
+pub use passkey::{PasskeyError, PasskeyInfo, Passkeys, CEREMONY_MS, PASSKEY_AMR};
 pub use provider::{
     AuthorizeError, AuthorizeParams, Client, ClientAuth, ClientError, Clients, LogoutParams,
     NewClient, OAuthError, Pending, Provider, TokenRequest, TokenResponse,
@@ -79,6 +88,11 @@ pub use session::{Session, Sessions, ABSOLUTE_MS, IDLE_MS};
 pub use staff::{decide, Action, Assignment, Role, Staff, StaffError};
 pub use throttle::RateLimit;
 pub use token::{now_millis, Millis};
+/// The WebAuthn messages a browser and the server exchange in the passkey ceremonies.
+pub use webauthn_rs::prelude::{
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse,
+};
 
 /// The identity crate's migrations, embedded at compile time.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

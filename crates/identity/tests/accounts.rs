@@ -225,6 +225,71 @@ async fn bad_registrations_are_refused_with_their_reason() {
 }
 
 #[tokio::test]
+async fn enrolling_a_taken_number_looks_like_enrolling_a_free_one() {
+    for_each_backend(|store| async move {
+        let f = fixture(store).await;
+        citizen(&f, 4, "13800000014", T0).await;
+        let (citizen_id, name) = resident(5);
+        let new = |phone: &str| NewAccount {
+            citizen_id: citizen_id.clone(),
+            name: name.clone(),
+            phone: phone.into(),
+            password: PASSWORD.into(),
+        };
+        let taken = f
+            .accounts
+            .enrol(&new("13800000014"), T0)
+            .await
+            .expect("no error");
+        let free = f
+            .accounts
+            .enrol(&new("13800000015"), T0)
+            .await
+            .expect("enrolled");
+        assert_eq!(taken.len(), free.len());
+        assert!(
+            f.accounts.find(&taken).await.is_err(),
+            "no account was made"
+        );
+        // The owner of the taken number is told; the free number gets its code.
+        f.accounts.deliver().await.unwrap();
+        let told = f.channel.messages_to("13800000014").await.unwrap();
+        assert!(told.last().unwrap().body.contains("tried"), "{told:?}");
+        // Wrong codes are answered alike, then too many, then expired.
+        let mut answers = Vec::new();
+        for id in [&taken, &free] {
+            let mut seen = Vec::new();
+            for n in 0..errandless_identity::PHONE_CODE_ATTEMPTS + 1 {
+                let e = f
+                    .accounts
+                    .confirm_phone(id, "000000", T0 + n)
+                    .await
+                    .unwrap_err();
+                seen.push(e.code());
+            }
+            let late = T0 + errandless_identity::PHONE_CODE_MS;
+            seen.push(
+                f.accounts
+                    .confirm_phone(id, "000000", late)
+                    .await
+                    .unwrap_err()
+                    .code(),
+            );
+            answers.push(seen);
+        }
+        assert_eq!(answers[0], answers[1]);
+        assert_eq!(answers[0][0], "wrong_code");
+        // The account of the taken number is untouched.
+        assert!(f
+            .accounts
+            .login(&login("13800000014", PASSWORD), T0)
+            .await
+            .is_ok());
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn brute_force_locks_untrusted_sources_for_a_while_but_never_the_citizens_device() {
     for_each_backend(|store| async move {
         let f = fixture(store).await;

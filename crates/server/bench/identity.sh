@@ -10,13 +10,22 @@
 # `examples/bench_identity.rs` (a code lives a minute, so each exchange run lasts 2 s). Every exchange
 # checks the client's secret, the code, the redirect URI and the PKCE verifier, stores two
 # token hashes and signs an ID token. Needs wrk (Debian package `wrk`).
+#
+# IDENTITY_ONLY=1 builds this crate alone and serves the provider with
+# `examples/serve_identity.rs` instead of `errandless serve` over a demo province: the same
+# endpoints over the same store, without the policy engine's long release build (and without
+# the exchange, which the code exchange does not touch).
 set -euo pipefail
 SECONDS_PER_RUN=${1:-5}
 CONNECTIONS=${2:-32}
 ROOT=$(cd "$(dirname "$0")/../../.." && pwd)
 cd "$ROOT"
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 2; }
-cargo build --release --locked -q -p errandless-cli -p errandless-server --examples --bins
+if [ "${IDENTITY_ONLY:-0}" = 1 ]; then
+  cargo build --release --locked -q -p errandless-server --example serve_identity --example bench_identity
+else
+  cargo build --release --locked -q -p errandless-cli -p errandless-server --examples --bins
+fi
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
 BIN=$TARGET/errandless
 BENCH=$TARGET/examples/bench_identity
@@ -27,10 +36,15 @@ cleanup() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm
 trap cleanup EXIT
 export ERRANDLESS_DATA=$DATA
 unset ERRANDLESS_STORE_URL ERRANDLESS_CONFIG
-"$BIN" demo --people 2000 >/dev/null 2>&1
 PORT=$((20000 + RANDOM % 20000))
 ISSUER=http://127.0.0.1:$PORT
-"$BIN" serve --listen 127.0.0.1:$PORT --issuer "$ISSUER" 2>"$WORK/serve.log" &
+if [ "${IDENTITY_ONLY:-0}" = 1 ]; then
+  mkdir -p "$DATA"
+  "$TARGET/examples/serve_identity" "$DATA" "$ISSUER" 127.0.0.1:$PORT 2>"$WORK/serve.log" &
+else
+  "$BIN" demo --people 2000 >/dev/null 2>&1
+  "$BIN" serve --listen 127.0.0.1:$PORT --issuer "$ISSUER" 2>"$WORK/serve.log" &
+fi
 SERVER=$!
 for _ in $(seq 100); do curl -sf "$ISSUER/healthz" >/dev/null && break; sleep 0.1; done
 # A code lives a minute, so the exchange runs are two seconds long over codes made just

@@ -41,6 +41,7 @@ mod api;
 mod error;
 mod metrics;
 mod oidc;
+mod passkeys;
 mod time;
 mod tracker;
 

@@ -4,8 +4,11 @@
 //!
 //! Cookies: `errandless_session` (the session id), `errandless_flow` (binds an authorisation
 //! request to the browser that began it) and `errandless_device` (the device cookie that
-//! keeps a citizen's own devices out of a lockout). All are HttpOnly and SameSite=Lax, and
-//! Secure when the issuer is https. Login and consent forms carry a token bound to the flow or
+//! keeps a citizen's own devices out of a lockout). All are HttpOnly, SameSite=Lax and
+//! `Path=/` with no `Domain`. When the issuer is https they are Secure and named with the
+//! `__Host-` prefix (`__Host-errandless_session`…), so no other host can set or shadow them.
+//! Over plain http, meant only for development on loopback (`http://localhost:PORT`), they
+//! keep the bare names and are not Secure: browsers refuse a `__Host-` cookie that is not. Login and consent forms carry a token bound to the flow or
 //! session cookie, and a POST whose `Origin` is another site is refused, so a cross-site form
 //! post does nothing.
 
@@ -45,6 +48,9 @@ pub struct IdentityService {
     pub registry: Option<Registry>,
     /// Other regions' providers whose citizens may log in here.
     pub federation: Option<Federation>,
+    /// Passkeys as a second factor; `None` when the issuer is on an IP address, which WebAuthn
+    /// does not accept as a relying party (develop on `http://localhost:PORT`).
+    pub passkeys: Option<errandless_identity::Passkeys>,
     attempts: RateLimit,
 }
 
@@ -54,11 +60,19 @@ impl IdentityService {
         sessions: Sessions,
         registry: Option<Registry>,
     ) -> IdentityService {
+        let passkeys = match provider.passkeys() {
+            Ok(p) => Some(p),
+            Err(e) => {
+                tracing::info!(error = %e, "passkeys are off");
+                None
+            }
+        };
         IdentityService {
             provider,
             sessions,
             registry,
             federation: None,
+            passkeys,
             attempts: RateLimit::new(ATTEMPTS_PER_MINUTE, 60_000),
         }
     }
@@ -73,16 +87,35 @@ impl IdentityService {
         self.provider.issuer().starts_with("https://")
     }
 
-    fn cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    /// The name a cookie has in browsers: under https with the `__Host-` prefix, which binds
+    /// it to this host (Secure, `Path=/`, no `Domain`), so a sibling subdomain cannot plant or
+    /// shadow it; over plain http (development on loopback) without it, since browsers keep a
+    /// `__Host-` cookie only when it is Secure.
+    fn cookie_name(&self, name: &str) -> String {
+        if self.secure() {
+            format!("__Host-{name}")
+        } else {
+            name.to_owned()
+        }
+    }
+
+    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: i64) -> HeaderValue {
         let secure = if self.secure() { "; Secure" } else { "" };
+        let name = self.cookie_name(name);
         HeaderValue::from_str(&format!(
             "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
         ))
         .expect("cookie values are base64url")
     }
+
+    /// The value of one of this provider's cookies (`SESSION_COOKIE`, `FLOW_COOKIE`,
+    /// `DEVICE_COOKIE`), under the name [`cookie`](Self::cookie) gave it.
+    pub(crate) fn read_cookie<'a>(&self, headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+        cookie(headers, &self.cookie_name(name))
+    }
 }
 
-type Service = Arc<IdentityService>;
+pub(crate) type Service = Arc<IdentityService>;
 
 /// An authorisation request's query (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
@@ -182,10 +215,27 @@ pub fn routes(service: Service) -> Router {
         .route("/oauth/userinfo", get(userinfo).post(userinfo))
         .route("/oauth/revoke", post(revoke))
         .route("/oauth/introspect", post(introspect))
-        .route("/oauth/logout", get(logout))
+        .route("/oauth/logout", get(logout).post(logout_confirmed))
         .route("/account/register", post(register))
         .route("/account/confirm", post(confirm))
         .route("/account/logout-everywhere", post(logout_everywhere))
+        .route("/account/passkeys", get(crate::passkeys::list))
+        .route(
+            "/account/passkeys/register/start",
+            post(crate::passkeys::register_start),
+        )
+        .route(
+            "/account/passkeys/register/finish",
+            post(crate::passkeys::register_finish),
+        )
+        .route(
+            "/account/passkeys/authenticate/start",
+            post(crate::passkeys::authenticate_start),
+        )
+        .route(
+            "/account/passkeys/authenticate/finish",
+            post(crate::passkeys::authenticate_finish),
+        )
         .route("/federation/{upstream}/start", get(federation_start))
         .route("/federation/{upstream}/callback", get(federation_callback))
         .with_state(service)
@@ -206,7 +256,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -220,7 +270,7 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
 
 /// Whether a POST came from a page of this provider: its `Origin`, when the browser sends one,
 /// must be the issuer's, and `Sec-Fetch-Site` must not say cross-site.
-fn same_origin(service: &IdentityService, headers: &HeaderMap) -> bool {
+pub(crate) fn same_origin(service: &IdentityService, headers: &HeaderMap) -> bool {
     let issuer = url::Url::parse(service.provider.issuer()).ok();
     let origin_ok = match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         None => true,
@@ -351,8 +401,11 @@ fn consent_form(service: &IdentityService, pending: &Pending, session_cookie: &s
     )
 }
 
-async fn live_session(service: &IdentityService, headers: &HeaderMap) -> Option<(String, Session)> {
-    let id = cookie(headers, SESSION_COOKIE)?;
+pub(crate) async fn live_session(
+    service: &IdentityService,
+    headers: &HeaderMap,
+) -> Option<(String, Session)> {
+    let id = service.read_cookie(headers, SESSION_COOKIE)?;
     let session = service.sessions.find(id, now_millis()).await.ok()?;
     Some((id.to_owned(), session))
 }
@@ -400,7 +453,7 @@ pub(crate) async fn authorize(
     let params = AuthorizeParams::from(params);
     let pending = match service
         .provider
-        .authorize(&params, cookie(&headers, FLOW_COOKIE), now)
+        .authorize(&params, service.read_cookie(&headers, FLOW_COOKIE), now)
         .await
     {
         Ok(p) => p,
@@ -483,8 +536,10 @@ pub(crate) async fn login(
             &OAuthError::new("access_denied", "a form from another site was refused"),
         );
     }
-    let (Some(request), Some(flow)) = (form.request.as_deref(), cookie(&headers, FLOW_COOKIE))
-    else {
+    let (Some(request), Some(flow)) = (
+        form.request.as_deref(),
+        service.read_cookie(&headers, FLOW_COOKIE),
+    ) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request(
@@ -520,7 +575,9 @@ pub(crate) async fn login(
         phone: form.phone.unwrap_or_default(),
         password: form.password.unwrap_or_default(),
         totp: form.totp,
-        device: cookie(&headers, DEVICE_COOKIE).map(str::to_owned),
+        device: service
+            .read_cookie(&headers, DEVICE_COOKIE)
+            .map(str::to_owned),
     };
     let login = match service.provider.accounts().login(&credentials, now).await {
         Ok(l) => l,
@@ -552,7 +609,7 @@ pub(crate) async fn login(
             &login.account.id,
             login.level,
             &login.amr,
-            cookie(&headers, SESSION_COOKIE),
+            service.read_cookie(&headers, SESSION_COOKIE),
             now,
         )
         .await;
@@ -598,7 +655,7 @@ pub(crate) async fn consent_page(
 ) -> Response {
     let request = query.ok().and_then(|q| q.0.request).unwrap_or_default();
     let (Some(flow), Some((session_id, session))) = (
-        cookie(&headers, FLOW_COOKIE),
+        service.read_cookie(&headers, FLOW_COOKIE),
         live_session(&service, &headers).await,
     ) else {
         return error_page(
@@ -656,7 +713,7 @@ pub(crate) async fn consent(
     }
     let request = form.request.unwrap_or_default();
     let (Some(flow), Some((session_id, session))) = (
-        cookie(&headers, FLOW_COOKIE),
+        service.read_cookie(&headers, FLOW_COOKIE),
         live_session(&service, &headers).await,
     ) else {
         return error_page(
@@ -895,10 +952,12 @@ pub(crate) async fn introspect(
     }
 }
 
-/// RP-initiated logout: ends this browser's session and goes back to the app if it asked.
+/// RP-initiated logout. With an `id_token_hint` this provider signed, the app is known and the
+/// session ends at once. Without one anyone could link here, so a browser that is logged in is
+/// asked first: a page with a form (bound to the session cookie) whose POST ends the session.
 #[utoipa::path(get, path = "/oauth/logout", tag = "identity", params(LogoutQuery),
     responses(
-        (status = 200, description = "Logged out (HTML)", body = String),
+        (status = 200, description = "Logged out, or (without id_token_hint, while logged in) the page asking to confirm (HTML)", body = String),
         (status = 303, description = "Logged out, back to the registered post-logout URI with state"),
         (status = 400, description = "A hint that does not verify, or an unregistered redirect", body = String),
     ))]
@@ -908,6 +967,7 @@ pub(crate) async fn logout(
     params: Result<Query<LogoutQuery>, QueryRejection>,
 ) -> Response {
     let q = params.map(|q| q.0).unwrap_or_default();
+    let hinted = q.id_token_hint.is_some();
     let params = LogoutParams {
         id_token_hint: q.id_token_hint,
         client_id: q.client_id,
@@ -918,7 +978,89 @@ pub(crate) async fn logout(
         Ok(t) => t,
         Err(e) => return error_page(oauth_status(&e), &e),
     };
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+    if !hinted {
+        if let Some((cookie, _)) = live_session(&service, &headers).await {
+            let hidden = |name: &str, value: &Option<String>| match value {
+                Some(v) => format!(
+                    r#"<input type="hidden" name="{name}" value="{}">"#,
+                    escape(v)
+                ),
+                None => String::new(),
+            };
+            let form = format!(
+                r#"<p>要退出统一身份认证吗？/ Log out of your government login?</p>
+<form method="post" action="/oauth/logout">{}{}{}{}
+<button type="submit">退出 / Log out</button></form>"#,
+                hidden("client_id", &params.client_id),
+                hidden("post_logout_redirect_uri", &params.post_logout_redirect_uri),
+                hidden("state", &params.state),
+                hidden(
+                    "form_token",
+                    &Some(service.provider.form_token(&cookie, "logout"))
+                ),
+            );
+            return page(StatusCode::OK, "退出 / Log out", &form);
+        }
+    }
+    end_session(&service, &headers, target).await
+}
+
+/// The confirmation of a logout asked for without an `id_token_hint`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub(crate) struct LogoutForm {
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+    form_token: Option<String>,
+}
+
+/// The logout page's form: ends the session it was shown to.
+#[utoipa::path(post, path = "/oauth/logout", tag = "identity",
+    request_body(content = LogoutForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Logged out (HTML)", body = String),
+        (status = 303, description = "Logged out, back to the registered post-logout URI with state"),
+        (status = 400, description = "An unregistered redirect", body = String),
+        (status = 403, description = "A form from another site, or a wrong form token", body = String),
+    ))]
+pub(crate) async fn logout_confirmed(
+    State(service): State<Service>,
+    headers: HeaderMap,
+    form: Result<Form<LogoutForm>, FormRejection>,
+) -> Response {
+    let form = form.map(|f| f.0).unwrap_or_default();
+    let token_ok = match (
+        service.read_cookie(&headers, SESSION_COOKIE),
+        form.form_token.as_deref(),
+    ) {
+        (Some(session), Some(token)) => service.provider.form_token_ok(token, session, "logout"),
+        _ => false,
+    };
+    if !same_origin(&service, &headers) || !token_ok {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            &OAuthError::new(
+                "access_denied",
+                "a logout form from another site was refused",
+            ),
+        );
+    }
+    let params = LogoutParams {
+        id_token_hint: None,
+        client_id: form.client_id,
+        post_logout_redirect_uri: form.post_logout_redirect_uri,
+        state: form.state,
+    };
+    let target = match service.provider.logout(&params).await {
+        Ok(t) => t,
+        Err(e) => return error_page(oauth_status(&e), &e),
+    };
+    end_session(&service, &headers, target).await
+}
+
+/// Ends the browser's session and sends it on to `target` or to the logged-out page.
+async fn end_session(service: &Service, headers: &HeaderMap, target: Option<String>) -> Response {
+    if let Some(id) = service.read_cookie(headers, SESSION_COOKIE) {
         if let Err(e) = service.sessions.end(id).await {
             return error_page(StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e));
         }
@@ -975,7 +1117,6 @@ pub(crate) struct RegisterBody {
     responses(
         (status = 201, description = "`account_id`; the code is on its way", body = Object),
         (status = 400, description = "invalid_citizen_id, invalid_name, invalid_phone, weak_password", body = crate::ErrorBody),
-        (status = 409, description = "phone_taken", body = crate::ErrorBody),
         (status = 429, description = "too_many_attempts", body = crate::ErrorBody),
     ))]
 pub(crate) async fn register(
@@ -999,14 +1140,15 @@ pub(crate) async fn register(
         password: b.password,
     };
     let accounts = service.provider.accounts();
-    match accounts.register(&new, now).await {
-        Ok(account) => {
+    // A number that already has an account gets the same answer (see `Accounts::enrol`).
+    match accounts.enrol(&new, now).await {
+        Ok(account_id) => {
             if let Err(e) = accounts.deliver().await {
                 tracing::warn!(error = %e, "the phone code waits in the outbox");
             }
             (
                 StatusCode::CREATED,
-                Json(json!({ "account_id": account.id })),
+                Json(json!({ "account_id": account_id })),
             )
                 .into_response()
         }
@@ -1099,9 +1241,15 @@ pub(crate) async fn logout_everywhere(
         revoke,
         introspect,
         logout,
+        logout_confirmed,
         register,
         confirm,
-        logout_everywhere
+        logout_everywhere,
+        crate::passkeys::list,
+        crate::passkeys::register_start,
+        crate::passkeys::register_finish,
+        crate::passkeys::authenticate_start,
+        crate::passkeys::authenticate_finish
     ),
     components(schemas(
         TokenBody,
@@ -1109,9 +1257,12 @@ pub(crate) async fn logout_everywhere(
         OAuthErrorBody,
         LoginForm,
         ConsentForm,
+        LogoutForm,
         TokenForm,
         RegisterBody,
-        ConfirmBody
+        ConfirmBody,
+        crate::passkeys::RegistrationBody,
+        crate::passkeys::AuthenticationBody
     ))
 )]
 pub(crate) struct IdentityDoc;
@@ -1152,7 +1303,7 @@ pub(crate) async fn federation_start(
         );
     };
     let request = query.ok().and_then(|q| q.0.request).unwrap_or_default();
-    let Some(flow) = cookie(&headers, FLOW_COOKIE) else {
+    let Some(flow) = service.read_cookie(&headers, FLOW_COOKIE) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request("start again from the app"),
@@ -1189,7 +1340,8 @@ pub(crate) async fn federation_callback(
             &OAuthError::new("access_denied", format!("the upstream said {error}")),
         );
     }
-    let (Some(code), Some(state), Some(flow)) = (q.code, q.state, cookie(&headers, FLOW_COOKIE))
+    let (Some(code), Some(state), Some(flow)) =
+        (q.code, q.state, service.read_cookie(&headers, FLOW_COOKIE))
     else {
         return error_page(
             StatusCode::BAD_REQUEST,
@@ -1223,7 +1375,7 @@ pub(crate) async fn federation_callback(
             &login.account.id,
             login.level,
             &["fed".to_owned()],
-            cookie(&headers, SESSION_COOKIE),
+            service.read_cookie(&headers, SESSION_COOKIE),
             now,
         )
         .await;

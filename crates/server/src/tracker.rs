@@ -84,7 +84,7 @@ async fn caller(app: &App, headers: &HeaderMap) -> Result<Caller, ApiError> {
         }
     }
     if let Some(identity) = &app.identity {
-        if let Some(id) = crate::oidc::cookie(headers, crate::SESSION_COOKIE) {
+        if let Some(id) = identity.read_cookie(headers, crate::SESSION_COOKIE) {
             if let Ok(session) = identity
                 .sessions
                 .find(id, errandless_identity::now_millis())

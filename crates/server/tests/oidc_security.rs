@@ -824,3 +824,154 @@ async fn bad_input_is_never_a_server_error() {
     }))
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registering_does_not_tell_whether_a_phone_number_is_taken() {
+    for_each_backend(|store| with_idp(store, |ctx| {
+        let mut b = Browser::new(&ctx.base);
+        register(&mut b, &ctx.channel, 6, "13700000061");
+        let (citizen_id, name) = common::resident(7);
+        let mut answers = Vec::new();
+        for phone in ["13700000061", "13700000062"] {
+            let made = b.post_json(
+                "/account/register",
+                serde_json::json!({ "citizen_id": citizen_id, "name": name, "phone": phone, "password": PASSWORD }),
+            );
+            let body: Value = serde_json::from_str(&made.body).expect("JSON");
+            let id = body["account_id"].as_str().expect("an id").to_owned();
+            let confirm = b.post_json(
+                "/account/confirm",
+                serde_json::json!({ "account_id": id, "code": "000000" }),
+            );
+            answers.push((made.status, id.len(), confirm.status, confirm.body.replace(&id, "")));
+        }
+        assert_eq!(answers[0], answers[1], "a taken and a free number are answered alike");
+        assert_eq!(answers[0].0, 201);
+        assert_eq!(answers[0].2, 400);
+        let told = tokio::runtime::Handle::current()
+            .block_on(ctx.channel.messages_to("13700000061"))
+            .expect("messages");
+        assert!(told.last().unwrap().body.contains("tried"), "the owner is told");
+    }))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_logout_without_id_token_hint_asks_the_citizen_first() {
+    for_each_backend(|store| {
+        with_idp(store, |ctx| {
+            let mut b = Browser::new(&ctx.base);
+            register(&mut b, &ctx.channel, 8, "13700000081");
+            code(&mut b, "13700000081");
+            let logged_in = |b: &mut Browser| {
+                let (challenge, _) = pkce();
+                let path = authorize(
+                    CLIENT,
+                    REDIRECT,
+                    Some(&unique("s")),
+                    Some(&unique("n")),
+                    Some((&challenge, "S256")),
+                );
+                b.get(&path).status == 303
+            };
+            assert!(logged_in(&mut b));
+
+            // A link anyone could plant: the citizen is asked, and stays logged in meanwhile.
+            let asked = b.get(&format!(
+                "/oauth/logout?client_id={CLIENT}&post_logout_redirect_uri={}&state=z",
+                common::AFTER_LOGOUT
+            ));
+            assert_eq!(asked.status, 200, "{}", asked.body);
+            assert!(asked.body.contains("form_token"), "{}", asked.body);
+            assert!(logged_in(&mut b), "a GET alone does not log out");
+
+            let fields = [
+                ("client_id", CLIENT.to_owned()),
+                ("post_logout_redirect_uri", common::AFTER_LOGOUT.to_owned()),
+                ("state", "z".to_owned()),
+                ("form_token", asked.field("form_token")),
+            ];
+            let form: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let cross = b.post_from("/oauth/logout", &form, Some("https://evil.example"));
+            assert_eq!(cross.status, 403, "{}", cross.body);
+            let forged = b.post("/oauth/logout", &[("form_token", "forged")]);
+            assert_eq!(forged.status, 403, "{}", forged.body);
+            assert!(logged_in(&mut b), "refused posts do not log out");
+
+            let out = b.post("/oauth/logout", &form);
+            assert_eq!(out.status, 303, "{}", out.body);
+            assert_eq!(
+                out.location.as_deref(),
+                Some(format!("{}?state=z", common::AFTER_LOGOUT).as_str())
+            );
+            assert!(!logged_in(&mut b), "confirmed: logged out");
+        })
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_https_the_cookies_are_host_only_and_secure() {
+    for_each_backend(|store| async move {
+        let idp = common::start_as(store, "https", "127.0.0.1").await;
+        let (base, channel) = (idp.base.clone(), idp.channel.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut b = Browser::new(&base);
+            register(&mut b, &channel, 9, "13700000091");
+            let (challenge, _) = pkce();
+            let path = authorize(
+                CLIENT,
+                REDIRECT,
+                Some(&unique("s")),
+                Some(&unique("n")),
+                Some((&challenge, "S256")),
+            );
+            let page = b.get(&path);
+            let flow = page
+                .set_cookies
+                .iter()
+                .find(|c| c.contains("errandless_flow"))
+                .expect("a flow cookie");
+            let logged_in = b.post(
+                "/oauth/login",
+                &[
+                    ("request", &page.field("request")),
+                    ("form_token", &page.field("form_token")),
+                    ("phone", "13700000091"),
+                    ("password", PASSWORD),
+                ],
+            );
+            assert_eq!(logged_in.status, 303, "{}", logged_in.body);
+            let mut set = logged_in.set_cookies.clone();
+            set.push(flow.clone());
+            for c in &set {
+                assert!(c.starts_with("__Host-errandless_"), "{c}");
+                assert!(
+                    c.contains("; Secure") && c.contains("Path=/") && !c.contains("Domain"),
+                    "{c}"
+                );
+            }
+            // The server reads the prefixed names: the consent page knows the session...
+            let consent = b.get(logged_in.location.as_deref().unwrap());
+            assert_eq!(consent.status, 200, "{}", consent.body);
+            assert!(consent.body.contains("decision"), "{}", consent.body);
+            // ...and a bare-named cookie, which a sibling host could plant, is not a session.
+            let session = b.cookies[&format!("__Host-{SESSION_COOKIE}")].clone();
+            let mut planted = Browser::new(&base);
+            planted.cookies.insert(SESSION_COOKIE.into(), session);
+            let (challenge, _) = pkce();
+            let path = authorize(
+                CLIENT,
+                REDIRECT,
+                Some(&unique("s")),
+                Some(&unique("n")),
+                Some((&challenge, "S256")),
+            );
+            assert!(planted.get(&path).body.contains("name=\"password\""));
+        })
+        .await
+        .expect("the walk passes");
+        idp.stop().await;
+    })
+    .await;
+}

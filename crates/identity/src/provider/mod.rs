@@ -27,12 +27,14 @@ use crate::level::Level;
 use crate::session::Session;
 use crate::token::{b64url, hash_secret, keyed_hash, random_token, same_secret, Millis};
 use crate::Secret;
+use spend::{NewToken, SpendKind, Spends};
 
 mod client;
 mod error;
 pub mod jose;
 mod keys;
 mod scope;
+mod spend;
 
 pub use client::{check_redirect_uri, Client, ClientError, Clients, NewClient};
 pub use error::OAuthError;
@@ -158,8 +160,11 @@ struct TokenRow {
 pub struct Provider {
     store: Store,
     /// On SQLite, write transactions wait here for one another rather than in SQLite's busy
-    /// handler, which sleeps and retries; on PostgreSQL it is not taken.
+    /// handler, which sleeps and retries; on PostgreSQL only the token requests' batches take
+    /// it, one batch at a time.
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// Token requests waiting to be committed together (see `spend.rs`).
+    spends: Spends,
     issuer: String,
     keys: Keys,
     clients: Clients,
@@ -230,6 +235,7 @@ impl Provider {
             clients: Clients::new(store.clone()),
             issuer: issuer.trim_end_matches('/').to_owned(),
             writer: std::sync::Arc::default(),
+            spends: Spends::default(),
             store,
             accounts,
             secret,
@@ -250,6 +256,12 @@ impl Provider {
 
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// The passkeys of this provider's accounts, its issuer's host being the WebAuthn relying
+    /// party. Refused for an issuer on an IP address, which WebAuthn does not accept.
+    pub fn passkeys(&self) -> Result<crate::Passkeys, crate::PasskeyError> {
+        crate::Passkeys::new(self.store.clone(), &self.issuer, "Errandless")
     }
 
     /// The staff roles kept beside the accounts.
@@ -791,7 +803,8 @@ impl Provider {
 
     /// Issues an access token, a refresh token in `grant`'s family, and an ID token.
     /// In one transaction, spends the code or refresh token (only if no one else has) and
-    /// stores the new tokens, so a grant is never spent without its tokens nor used twice.
+    /// stores the new tokens, so a grant is never spent without its tokens nor used twice; the
+    /// transaction is shared with the token requests waiting at the same time (`spend.rs`).
     async fn issue(
         &self,
         client: &Client,
@@ -806,57 +819,47 @@ impl Provider {
             .map_err(|_| OAuthError::invalid_grant("the account no longer exists"))?;
         let access = random_token();
         let refresh = random_token();
-        let turn = self.write_turn().await;
-        let mut tx = self.store.pool().begin().await?;
-        let (sql, hash) = match spend {
-            Spend::Code(hash) => (
-                "UPDATE identity_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL",
-                hash,
-            ),
-            Spend::Refresh(hash) => (
-                "UPDATE identity_tokens SET used_at = $1 WHERE token_hash = $2 \
-                 AND used_at IS NULL AND revoked_at IS NULL",
-                hash,
-            ),
+        let (kind, hash) = match spend {
+            Spend::Code(hash) => (SpendKind::Code, hash),
+            Spend::Refresh(hash) => (SpendKind::Refresh, hash),
         };
-        let spent = sqlx::query(sql)
-            .bind(now)
-            .bind(hash)
-            .execute(&mut *tx)
+        let spent = self
+            .spends
+            .commit(
+                &self.store,
+                &self.writer,
+                spend::Spend {
+                    kind,
+                    hash: hash.to_owned(),
+                    now,
+                    family: grant.family.clone(),
+                    client_id: client.id.clone(),
+                    account_id: grant.account_id.clone(),
+                    scope: grant.scope.clone(),
+                    level: grant.level.code(),
+                    amr: grant.amr.join(" "),
+                    auth_time: grant.auth_time,
+                    tokens: vec![
+                        NewToken {
+                            hash: hash_secret(&access),
+                            kind: "access",
+                            expires_at: now + ACCESS_TOKEN_MS,
+                        },
+                        NewToken {
+                            hash: hash_secret(&refresh),
+                            kind: "refresh",
+                            expires_at: now + REFRESH_TOKEN_MS,
+                        },
+                    ],
+                },
+            )
             .await?;
-        if spent.rows_affected() != 1 {
-            drop(tx);
-            drop(turn);
+        if !spent {
             self.revoke_family(&grant.family, now).await?;
             return Err(OAuthError::invalid_grant(
                 "the code or refresh token was already used; its family is revoked",
             ));
         }
-        for (token, kind, lifetime) in [
-            (&access, "access", ACCESS_TOKEN_MS),
-            (&refresh, "refresh", REFRESH_TOKEN_MS),
-        ] {
-            sqlx::query(
-                "INSERT INTO identity_tokens (token_hash, kind, family, client_id, account_id, scope, \
-                 level, amr, auth_time, created_at, expires_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(hash_secret(token))
-            .bind(kind)
-            .bind(&grant.family)
-            .bind(&client.id)
-            .bind(&grant.account_id)
-            .bind(&grant.scope)
-            .bind(grant.level.code())
-            .bind(grant.amr.join(" "))
-            .bind(grant.auth_time)
-            .bind(now)
-            .bind(now + lifetime)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        drop(turn);
         let mut claims = json!({
             "iss": self.issuer,
             "sub": self.subject(&client.id, &grant.account_id),
@@ -907,31 +910,35 @@ impl Provider {
         Ok(())
     }
 
-    /// A live access token's row.
-    async fn access(&self, token: &str, now: Millis) -> Result<TokenRow, OAuthError> {
-        self.token_row(&hash_secret(token))
-            .await?
-            .filter(|t| t.kind == "access" && t.revoked_at.is_none() && now < t.expires_at)
-            .ok_or_else(|| {
-                OAuthError::invalid_token("the access token is invalid, expired or revoked")
-            })
-    }
-
     /// The UserInfo answer for an access token (OpenID Connect Core §5.3): the claims its
     /// scopes release.
     pub async fn userinfo(&self, access_token: &str, now: Millis) -> Result<Value, OAuthError> {
-        let token = self.access(access_token, now).await?;
-        let account = self
-            .accounts
-            .find(&token.account_id)
-            .await
-            .map_err(|_| OAuthError::invalid_token("the account no longer exists"))?;
+        // The token and its account in one query: UserInfo is the provider's busiest read.
+        let row = sqlx::query(
+            "SELECT a.id, a.citizen_id, a.name, a.phone, a.created_at, a.phone_confirmed_at, \
+             a.real_name_checked_at, a.real_name_ledger, a.totp_enabled, \
+             t.kind, t.client_id, t.scope, t.expires_at, t.revoked_at \
+             FROM identity_tokens t JOIN identity_accounts a ON a.id = t.account_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(hash_secret(access_token))
+        .fetch_optional(self.store.pool())
+        .await?;
+        let invalid =
+            || OAuthError::invalid_token("the access token is invalid, expired or revoked");
+        let row = row.ok_or_else(invalid)?;
+        let kind: String = row.try_get("kind")?;
+        let expires_at: i64 = row.try_get("expires_at")?;
+        let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        if kind != "access" || revoked_at.is_some() || now >= expires_at {
+            return Err(invalid());
+        }
+        let client_id: String = row.try_get("client_id")?;
+        let scope: String = row.try_get("scope")?;
+        let account = crate::account::account_of(&row)?;
         let mut claims = Map::new();
-        claims.insert(
-            "sub".into(),
-            json!(self.subject(&token.client_id, &account.id)),
-        );
-        for s in token.scope.split_whitespace() {
+        claims.insert("sub".into(), json!(self.subject(&client_id, &account.id)));
+        for s in scope.split_whitespace() {
             match s {
                 "profile" => {
                     claims.insert("name".into(), json!(account.name));
@@ -1085,6 +1092,10 @@ impl Provider {
                 now - 24 * 3_600_000,
             ),
             ("DELETE FROM identity_tokens WHERE expires_at < $1", now),
+            (
+                "DELETE FROM identity_decoy_registrations WHERE expires_at < $1",
+                now,
+            ),
             ("DELETE FROM identity_sessions WHERE expires_at < $1", now),
             (
                 "DELETE FROM identity_sessions WHERE last_seen_at < $1",

@@ -46,6 +46,18 @@ impl Idp {
 }
 
 pub async fn start(store: Store) -> Idp {
+    start_on(store, "127.0.0.1").await
+}
+
+/// The provider with its issuer at `host` (which must resolve to 127.0.0.1): `localhost` for
+/// passkeys, which WebAuthn refuses on an IP address.
+pub async fn start_on(store: Store, host: &str) -> Idp {
+    start_as(store, "http", host).await
+}
+
+/// The provider with its issuer `scheme://host:port`, served over plain http all the same
+/// (`base` is always http): `https` shows what a deployment behind TLS sends.
+pub async fn start_as(store: Store, scheme: &str, host: &str) -> Idp {
     let ledger = tempfile::tempdir().expect("temp dir");
     let (exchange, registry) =
         verifying_exchange(&store, ledger.path(), "ledger.example.gov/oidc-test").await;
@@ -74,9 +86,11 @@ pub async fn start(store: Store) -> Idp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
-    let base = format!("http://{}", listener.local_addr().expect("an address"));
+    let port = listener.local_addr().expect("an address").port();
+    let base = format!("http://{host}:{port}");
     let now = errandless_identity::now_millis();
-    let provider = Provider::open(store.clone(), &base, accounts, secret, now)
+    let issuer = format!("{scheme}://{host}:{port}");
+    let provider = Provider::open(store.clone(), &issuer, accounts, secret, now)
         .await
         .expect("provider");
     let mut secrets = Vec::new();
@@ -260,6 +274,27 @@ impl Browser {
             request = request.set("origin", origin);
         }
         let r = request.send_form(form);
+        self.take(&url, r)
+    }
+
+    /// Posts JSON with the browser's cookies, as a page of `origin` would.
+    pub fn post_json_from(
+        &mut self,
+        path: &str,
+        body: serde_json::Value,
+        origin: Option<&str>,
+    ) -> Answer {
+        let url = self.url(path);
+        let cookies = self.cookie_header(&url);
+        let mut request = self
+            .agent
+            .post(&url)
+            .set("cookie", &cookies)
+            .set("content-type", "application/json");
+        if let Some(origin) = origin {
+            request = request.set("origin", origin);
+        }
+        let r = request.send_string(&body.to_string());
         self.take(&url, r)
     }
 
