@@ -40,6 +40,7 @@ mod checkpoint;
 mod entry;
 mod hash;
 mod note;
+pub mod outbox;
 mod proof;
 mod receipt;
 mod sequencer;

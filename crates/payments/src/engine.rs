@@ -6,7 +6,9 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use errandless_ledger::{Entry, Kind, Sequencer, SubjectKey, TileReader};
+use errandless_ledger::outbox::{self, Outbox, OutboxError, Planned};
+use errandless_ledger::{Entry, Kind, Sequencer, SubjectKey};
+use errandless_store::cursor;
 use errandless_store::Store;
 use serde_json::json;
 use sqlx::any::AnyRow;
@@ -1078,6 +1080,10 @@ impl Payments {
         self.flush_locked(&mut log).await
     }
 
+    async fn flush_locked(&self, log: &mut Sequencer) -> Result<u64, PaymentsError> {
+        outbox::flush(log, &EventOutbox(self), LEDGER_CHUNK).await
+    }
+
     /// Clears the planned chunk in one transaction: when `appended` names the chunk that is now
     /// in the log (its first and last event and first leaf), it is recorded and the cursor moves
     /// past it; otherwise the cursor stays where it was.
@@ -1107,71 +1113,6 @@ impl Payments {
         Ok(())
     }
 
-    async fn flush_locked(&self, log: &mut Sequencer) -> Result<u64, PaymentsError> {
-        let cursor = sqlx::query(
-            "SELECT logged_through, plan_first_seq, plan_last_seq, plan_first_index \
-             FROM payments_ledger_cursor WHERE id = 1",
-        )
-        .fetch_one(self.store.pool())
-        .await?;
-        let mut logged: i64 = cursor.try_get("logged_through")?;
-        let plan: Option<(i64, i64, i64)> = match (
-            cursor.try_get::<Option<i64>, _>("plan_first_seq")?,
-            cursor.try_get::<Option<i64>, _>("plan_last_seq")?,
-            cursor.try_get::<Option<i64>, _>("plan_first_index")?,
-        ) {
-            (Some(a), Some(b), Some(c)) => Some((a, b, c)),
-            _ => None,
-        };
-        if let Some((first, last, index)) = plan {
-            if self.plan_is_in_log(log, first, last, index).await? {
-                self.settle_plan(Some((first, last, index))).await?;
-                logged = last;
-            } else {
-                self.settle_plan(None).await?;
-            }
-        }
-        let mut appended = 0u64;
-        loop {
-            let rows = self.event_rows(logged, logged + LEDGER_CHUNK).await?;
-            if rows.is_empty() {
-                break;
-            }
-            let first = rows[0].try_get::<i64, _>("seq")?;
-            let last = rows[rows.len() - 1].try_get::<i64, _>("seq")?;
-            if first != logged + 1 || last - first + 1 != rows.len() as i64 {
-                return Err(PaymentsError::Corrupt(format!(
-                    "events after {logged} are not numbered without gaps"
-                )));
-            }
-            let entries = rows
-                .iter()
-                .map(|r| self.entry_bytes(r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let index = i64::try_from(log.size()).unwrap_or(i64::MAX);
-            sqlx::query(
-                "UPDATE payments_ledger_cursor SET plan_first_seq = $1, plan_last_seq = $2, \
-                 plan_first_index = $3 WHERE id = 1",
-            )
-            .bind(first)
-            .bind(last)
-            .bind(index)
-            .execute(self.store.pool())
-            .await?;
-            let range = log.append(&entries).map_err(ledger_err)?;
-            if range.start != index as u64 {
-                return Err(ledger_err(format!(
-                    "the log grew from {index} to {} under the payments' lock",
-                    range.start
-                )));
-            }
-            self.settle_plan(Some((first, last, index))).await?;
-            logged = last;
-            appended += entries.len() as u64;
-        }
-        Ok(appended)
-    }
-
     async fn event_rows(&self, after: i64, through: i64) -> Result<Vec<AnyRow>, PaymentsError> {
         Ok(sqlx::query(
             "SELECT ev.seq, ev.entitlement_id, ev.status, ev.end_to_end_id, ev.batch_id, ev.reason, \
@@ -1183,35 +1124,6 @@ impl Payments {
         .bind(through)
         .fetch_all(self.store.pool())
         .await?)
-    }
-
-    /// Whether the log holds the planned events at the planned leaves, byte for byte.
-    async fn plan_is_in_log(
-        &self,
-        log: &Sequencer,
-        first: i64,
-        last: i64,
-        index: i64,
-    ) -> Result<bool, PaymentsError> {
-        let (Ok(index_u), Ok(n)) = (u64::try_from(index), u64::try_from(last - first + 1)) else {
-            return Ok(false);
-        };
-        if n == 0 || log.size() < index_u + n {
-            return Ok(false);
-        }
-        let reader = TileReader::new(log.dir(), log.size());
-        for (seq, leaf) in [(first, index_u), (last, index_u + n - 1)] {
-            let rows = self.event_rows(seq - 1, seq).await?;
-            let Some(row) = rows.first() else {
-                return Ok(false);
-            };
-            let expected = self.entry_bytes(row)?;
-            let found = reader.entry(leaf).map_err(ledger_err)?;
-            if found != expected {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     /// The ledger entry of one event row, rebuilt the same way every time.
@@ -1244,5 +1156,59 @@ impl Payments {
         }
         entry.body = body;
         entry.to_bytes().map_err(ledger_err)
+    }
+}
+
+/// The payment events as the ledger's outbox: `payments_events` numbered by `seq`, the cursor
+/// in `payments_ledger_cursor`, each appended chunk kept in `payments_ledger_chunks`.
+struct EventOutbox<'a>(&'a Payments);
+
+impl From<OutboxError> for PaymentsError {
+    fn from(e: OutboxError) -> PaymentsError {
+        match e {
+            OutboxError::Ledger(e) => PaymentsError::Ledger(e),
+            OutboxError::Gap(after) => PaymentsError::Corrupt(format!(
+                "events after {after} are not numbered without gaps"
+            )),
+        }
+    }
+}
+
+impl Outbox for EventOutbox<'_> {
+    type Error = PaymentsError;
+
+    async fn cursor(&self) -> Result<(i64, Option<Planned>), PaymentsError> {
+        let (logged, plan) = cursor::read(self.0.store(), "payments_ledger_cursor").await?;
+        Ok((
+            logged,
+            plan.map(|(first, last, index)| Planned { first, last, index }),
+        ))
+    }
+
+    async fn plan(&self, plan: Planned) -> Result<(), PaymentsError> {
+        cursor::plan(
+            self.0.store(),
+            "payments_ledger_cursor",
+            (plan.first, plan.last, plan.index),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn settle(&self, appended: Option<Planned>) -> Result<(), PaymentsError> {
+        self.0
+            .settle_plan(appended.map(|p| (p.first, p.last, p.index)))
+            .await
+    }
+
+    async fn entries(
+        &self,
+        after: i64,
+        through: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, PaymentsError> {
+        let rows = self.0.event_rows(after, through).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("seq")?, self.0.entry_bytes(r)?)))
+            .collect()
     }
 }

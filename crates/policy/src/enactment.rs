@@ -30,7 +30,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use errandless_ledger::{Entry, Kind, Sequencer, SubjectKey, TileReader};
+use errandless_ledger::outbox::{self, Outbox, OutboxError, Planned};
+use errandless_ledger::{Entry, Kind, Sequencer, SubjectKey};
+use errandless_store::cursor;
 use errandless_store::{Store, StoreError};
 use serde_json::json;
 use sha2::{Digest as _, Sha256};
@@ -420,92 +422,7 @@ impl Enactments {
     /// interrupted run planned. Returns how many it appended.
     pub async fn flush_ledger(&self) -> Result<u64, EnactError> {
         let mut log = self.ledger.lock().await;
-        let cursor = sqlx::query(
-            "SELECT logged_through, plan_first_seq, plan_last_seq, plan_first_index \
-             FROM policy_ledger_cursor WHERE id = 1",
-        )
-        .fetch_one(self.store.pool())
-        .await?;
-        let mut logged: i64 = cursor.try_get("logged_through")?;
-        if let (Some(first), Some(last), Some(index)) = (
-            cursor.try_get::<Option<i64>, _>("plan_first_seq")?,
-            cursor.try_get::<Option<i64>, _>("plan_last_seq")?,
-            cursor.try_get::<Option<i64>, _>("plan_first_index")?,
-        ) {
-            if self.plan_is_in_log(&log, first, last, index).await? {
-                self.settle(Some((first, last, index))).await?;
-                logged = last;
-            } else {
-                self.settle(None).await?;
-            }
-        }
-        let mut appended = 0u64;
-        loop {
-            let rows = self.entry_rows(logged, logged + LEDGER_CHUNK).await?;
-            let (Some(head), Some(tail)) = (rows.first(), rows.last()) else {
-                break;
-            };
-            let first: i64 = head.try_get("seq")?;
-            let last: i64 = tail.try_get("seq")?;
-            if first != logged + 1 || last - first + 1 != rows.len() as i64 {
-                return Err(EnactError::Corrupt(format!(
-                    "decisions after {logged} are not numbered without gaps"
-                )));
-            }
-            let entries = rows
-                .iter()
-                .map(|r| self.entry_bytes(r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let index = i64::try_from(log.size()).unwrap_or(i64::MAX);
-            sqlx::query(
-                "UPDATE policy_ledger_cursor SET plan_first_seq = $1, plan_last_seq = $2, \
-                 plan_first_index = $3 WHERE id = 1",
-            )
-            .bind(first)
-            .bind(last)
-            .bind(index)
-            .execute(self.store.pool())
-            .await?;
-            let range = log.append(&entries).map_err(ledger_err)?;
-            if range.start != index as u64 {
-                return Err(ledger_err(format!(
-                    "the log grew from {index} to {} under the enactment's lock",
-                    range.start
-                )));
-            }
-            self.settle(Some((first, last, index))).await?;
-            logged = last;
-            appended += entries.len() as u64;
-        }
-        Ok(appended)
-    }
-
-    /// Clears the planned chunk; when `appended` names it as now in the log (first and last
-    /// seq, first leaf), its leaves are stored and the cursor moves past it, in one transaction.
-    async fn settle(&self, appended: Option<(i64, i64, i64)>) -> Result<(), EnactError> {
-        let mut tx = self.store.pool().begin().await?;
-        if let Some((first, last, index)) = appended {
-            sqlx::query(
-                "UPDATE policy_decisions SET leaf = seq - $1 + $2 WHERE seq >= $1 AND seq <= $3",
-            )
-            .bind(first)
-            .bind(index)
-            .bind(last)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("UPDATE policy_ledger_cursor SET logged_through = $1 WHERE id = 1")
-                .bind(last)
-                .execute(&mut *tx)
-                .await?;
-        }
-        sqlx::query(
-            "UPDATE policy_ledger_cursor SET plan_first_seq = NULL, plan_last_seq = NULL, \
-             plan_first_index = NULL WHERE id = 1",
-        )
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        outbox::flush(&mut log, &DecisionOutbox(self), LEDGER_CHUNK).await
     }
 
     async fn entry_rows(&self, after: i64, through: i64) -> Result<Vec<AnyRow>, EnactError> {
@@ -519,33 +436,6 @@ impl Enactments {
         .bind(through)
         .fetch_all(self.store.pool())
         .await?)
-    }
-
-    /// Whether the log holds the planned decisions at the planned leaves, byte for byte.
-    async fn plan_is_in_log(
-        &self,
-        log: &Sequencer,
-        first: i64,
-        last: i64,
-        index: i64,
-    ) -> Result<bool, EnactError> {
-        let (Ok(index), Ok(n)) = (u64::try_from(index), u64::try_from(last - first + 1)) else {
-            return Ok(false);
-        };
-        if n == 0 || log.size() < index + n {
-            return Ok(false);
-        }
-        let reader = TileReader::new(log.dir(), log.size());
-        for (seq, leaf) in [(first, index), (last, index + n - 1)] {
-            let rows = self.entry_rows(seq - 1, seq).await?;
-            let Some(row) = rows.first() else {
-                return Ok(false);
-            };
-            if reader.entry(leaf).map_err(ledger_err)? != self.entry_bytes(row)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 
     /// The ledger entry of one decision row, rebuilt the same way every time.
@@ -723,4 +613,74 @@ pub async fn latest_period(store: &Store, policy_id: &str) -> Result<Option<Stri
     row.map(|r| r.try_get("period"))
         .transpose()
         .map_err(Into::into)
+}
+
+/// The decisions as the ledger's outbox: `policy_decisions` numbered by `seq`, the cursor in
+/// `policy_ledger_cursor`, each decision's leaf stored beside it once appended.
+struct DecisionOutbox<'a>(&'a Enactments);
+
+impl From<OutboxError> for EnactError {
+    fn from(e: OutboxError) -> EnactError {
+        match e {
+            OutboxError::Ledger(e) => EnactError::Ledger(e),
+            OutboxError::Gap(after) => EnactError::Corrupt(format!(
+                "decisions after {after} are not numbered without gaps"
+            )),
+        }
+    }
+}
+
+impl Outbox for DecisionOutbox<'_> {
+    type Error = EnactError;
+
+    async fn cursor(&self) -> Result<(i64, Option<Planned>), EnactError> {
+        let (logged, plan) = cursor::read(&self.0.store, "policy_ledger_cursor").await?;
+        Ok((
+            logged,
+            plan.map(|(first, last, index)| Planned { first, last, index }),
+        ))
+    }
+
+    async fn plan(&self, plan: Planned) -> Result<(), EnactError> {
+        cursor::plan(
+            &self.0.store,
+            "policy_ledger_cursor",
+            (plan.first, plan.last, plan.index),
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn settle(&self, appended: Option<Planned>) -> Result<(), EnactError> {
+        let mut tx = self.0.store.pool().begin().await?;
+        if let Some(p) = appended {
+            sqlx::query(
+                "UPDATE policy_decisions SET leaf = seq - $1 + $2 WHERE seq >= $1 AND seq <= $3",
+            )
+            .bind(p.first)
+            .bind(p.index)
+            .bind(p.last)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("UPDATE policy_ledger_cursor SET logged_through = $1 WHERE id = 1")
+                .bind(p.last)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE policy_ledger_cursor SET plan_first_seq = NULL, plan_last_seq = NULL, \
+             plan_first_index = NULL WHERE id = 1",
+        )
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn entries(&self, after: i64, through: i64) -> Result<Vec<(i64, Vec<u8>)>, EnactError> {
+        let rows = self.0.entry_rows(after, through).await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<i64, _>("seq")?, self.0.entry_bytes(r)?)))
+            .collect()
+    }
 }

@@ -67,6 +67,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{AnyPool, ConnectOptions};
 
+pub mod cursor;
 mod error;
 mod installation;
 mod location;
