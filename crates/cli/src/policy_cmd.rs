@@ -371,17 +371,19 @@ async fn notices(
     let waiting = errandless_policy::enactment::without_account(&store, &policy_id, &period)
         .await
         .context("while listing who has no account")?;
+    // Everyone listed has the same outcome, so the letter is rendered once, from the first
+    // decision, rather than the stored policy being parsed again for each person.
+    let letter = match waiting.first() {
+        Some(r) => {
+            errandless_policy::enactment::explanation(&store, &policy_id, Some(&period), &r.subject)
+                .await?
+                .map(|(_, e)| e.render(lang).lines().nth(2).unwrap_or_default().to_owned())
+                .unwrap_or_default()
+        }
+        None => String::new(),
+    };
     let mut out = std::io::stdout().lock();
     for r in &waiting {
-        let letter = errandless_policy::enactment::explanation(
-            &store,
-            &policy_id,
-            Some(&period),
-            &r.subject,
-        )
-        .await?
-        .map(|(_, e)| e.render(lang).lines().nth(2).unwrap_or_default().to_owned())
-        .unwrap_or_default();
         if writeln!(out, "{}\t{}\t{}\t{letter}", r.subject, period, r.amount_fen).is_err() {
             break; // the reader went away (e.g. `| head`)
         }

@@ -1432,14 +1432,15 @@ pub fn touched_subjects(
     let mut out = Vec::new();
     for batch in batches {
         let batch = batch.map_err(|e| bad(e.to_string()))?;
-        let subjects = batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .ok_or_else(|| bad("subject is not text".into()))?;
+        let subjects = delta_subjects(&batch).ok_or_else(|| bad("subject is not text".into()))?;
         out.extend(subjects.iter().flatten().map(str::to_owned));
     }
     Ok(out)
+}
+
+/// The subject column of a batch read from a delta file (projected to that column).
+fn delta_subjects(batch: &RecordBatch) -> Option<&StringArray> {
+    batch.column(0).as_any().downcast_ref::<StringArray>()
 }
 
 /// The row of `subject` in a delta file, which is sorted by subject: only the row groups whose
@@ -1475,11 +1476,8 @@ fn delta_position(path: &Path, subject: &str) -> Result<Option<u64>, SyncError> 
             let mut before = 0u64;
             for batch in batches {
                 let batch = batch.map_err(|e| bad(e.to_string()))?;
-                let subjects = batch
-                    .column(0)
-                    .as_any()
-                    .downcast_ref::<StringArray>()
-                    .ok_or_else(|| bad("subject is not text".into()))?;
+                let subjects =
+                    delta_subjects(&batch).ok_or_else(|| bad("subject is not text".into()))?;
                 let len = subjects.len();
                 let (mut lo, mut hi) = (0usize, len);
                 while lo < hi {
