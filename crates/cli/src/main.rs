@@ -10,6 +10,7 @@ mod client_cmd;
 mod config;
 mod demo_benefits;
 mod demo_cmd;
+mod demo_portal;
 mod enact;
 mod ledger_cmd;
 mod member_cmd;
@@ -118,6 +119,12 @@ struct DemoArgs {
     /// The seed of the synthetic province.
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
+    /// Stop after the walk instead of serving the portal.
+    #[arg(long)]
+    no_serve: bool,
+    /// Where the portal is served at the end of the walk.
+    #[arg(long, env = "ERRANDLESS_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,7 +334,34 @@ fn demo(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!();
         println!("platform store: {}", store.url_redacted());
         store.close().await;
-        demo_cmd::walk(settings, report.province, false).await
+        demo_cmd::walk(settings, report.province, false).await?;
+        if args.no_serve {
+            return Ok(());
+        }
+        if !demo_portal::freshman_paid(settings).await? {
+            demo_cmd::heading("12. no freshman was paid yet: the live case makes one");
+            demo_benefits::admit(settings, None).await?;
+        }
+        demo_cmd::heading("13. the portal: log in as a citizen or as staff");
+        let opened = serve_cmd::open(serve_cmd::ServeArgs::on(args.listen), settings).await?;
+        let personas = demo_portal::personas(&opened).await?;
+        println!("{:<18} {:<13} {:<10} citizen ID", "who", "phone", "name");
+        for p in &personas {
+            println!(
+                "{:<18} {:<13} {:<10} {}",
+                p.who, p.phone, p.name, p.citizen_id
+            );
+        }
+        println!(
+            "password of every demo account: {}",
+            demo_portal::DEMO_PASSWORD
+        );
+        println!();
+        println!(
+            "open http://{}/ and log in (Ctrl-C stops the server)",
+            opened.addr
+        );
+        serve_cmd::serve(opened).await
     })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -88,11 +88,37 @@ pub fn run(args: ServeArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
         .thread_name("errandless-http")
         .build()
         .context("while starting the async runtime")?;
-    runtime.block_on(serve(args, settings))?;
+    runtime.block_on(async {
+        let opened = open(args, settings).await?;
+        serve(opened).await
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
+impl ServeArgs {
+    /// Serving on `listen` with every other setting at its default (what the demo serves).
+    pub(crate) fn on(listen: SocketAddr) -> ServeArgs {
+        ServeArgs {
+            listen,
+            issuer: None,
+            identity_member: "data_bureau".to_owned(),
+            upstreams: Vec::new(),
+        }
+    }
+}
+
+/// A server ready to serve: everything opened, the port bound.
+pub(crate) struct Opened {
+    pub store: Store,
+    pub exchange: Arc<Exchange>,
+    pub identity: Arc<errandless_server::IdentityService>,
+    config: ServerConfig,
+    listener: tokio::net::TcpListener,
+    pub addr: SocketAddr,
+}
+
+/// Opens the store, islands, ledger and identity provider, and binds the address.
+pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result<Opened> {
     let data = &settings.data;
     let store = settings.open_store().await?;
     errandless_exchange::migrate(&store)
@@ -161,7 +187,32 @@ async fn serve(args: ServeArgs, settings: &Settings) -> anyhow::Result<()> {
         upstreams,
     )
     .await?;
-    let router = errandless_server::router_with_identity(exchange, config, Arc::new(identity));
+    Ok(Opened {
+        store,
+        exchange,
+        identity: Arc::new(identity),
+        config,
+        listener,
+        addr,
+    })
+}
+
+/// Serves the API, the provider, the portal and the console until Ctrl-C.
+pub(crate) async fn serve(opened: Opened) -> anyhow::Result<()> {
+    let Opened {
+        store,
+        exchange,
+        identity,
+        config,
+        listener,
+        addr,
+    } = opened;
+    errandless_payments::migrate(&store)
+        .await
+        .context("while preparing the payments tables")?;
+    let router = errandless_server::router_with_portal(exchange, config, identity)
+        .await
+        .context("while starting the portal")?;
     eprintln!("listening on http://{addr}");
     // On a worker, not on this thread, which only waits: the runtime's workers do all the
     // work, connections and accept loop alike.

@@ -125,7 +125,7 @@ fn demo_generates_into_the_data_directory_and_records_the_installation() {
         "data = \"state\"\n[province]\nseed = 9\n",
     )
     .unwrap();
-    let out = errandless(d, &["demo", "--people", "1500"]);
+    let out = errandless(d, &["demo", "--no-serve", "--people", "1500"]);
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
     assert!(
@@ -163,7 +163,7 @@ fn demo_generates_into_the_data_directory_and_records_the_installation() {
 
     // A second run replaces the province and keeps the rest of the data directory.
     let checkpoint = std::fs::read(d.join("state/ledger/checkpoint")).unwrap();
-    let again = errandless(d, &["demo", "--people", "1200"]);
+    let again = errandless(d, &["demo", "--no-serve", "--people", "1200"]);
     assert!(again.status.success(), "{}", text(&again));
     let grown = std::fs::read(d.join("state/ledger/checkpoint")).unwrap();
     assert_ne!(grown, checkpoint, "the ledger is kept and grows");
@@ -225,7 +225,7 @@ fn a_malformed_configuration_file_is_named_with_its_line() {
         "data = \"x\"\n[province]\npeople = \"many\"\n",
     )
     .unwrap();
-    let out = errandless(tmp.path(), &["demo"]);
+    let out = errandless(tmp.path(), &["demo", "--no-serve"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("errandless.toml:3:"), "{}", text(&out));
 }

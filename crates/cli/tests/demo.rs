@@ -20,7 +20,10 @@ fn tracker_lines(shown: &str) -> Vec<&str> {
 fn the_demo_walks_the_exchange_and_runs_again() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let d = tmp.path();
-    let out = errandless(d, &["demo", "--people", "2000", "--data", "data"]);
+    let out = errandless(
+        d,
+        &["demo", "--no-serve", "--people", "2000", "--data", "data"],
+    );
     let shown = text(&out);
     assert!(out.status.success(), "{shown}");
     let data = d.join("data");
@@ -136,7 +139,10 @@ fn the_demo_walks_the_exchange_and_runs_again() {
     let member_key = std::fs::read(data.join("members/data_bureau.key")).expect("a member key");
     // A member whose key file went missing is given a new key, as `member rotate-key` does.
     std::fs::remove_file(data.join("members/taxation.key")).expect("a key to lose");
-    let again = errandless(d, &["demo", "--people", "1500", "--data", "data"]);
+    let again = errandless(
+        d,
+        &["demo", "--no-serve", "--people", "1500", "--data", "data"],
+    );
     let shown = text(&again);
     assert!(again.status.success(), "{shown}");
     assert!(data.join("members/taxation.key").is_file());

@@ -47,7 +47,10 @@ fn status_count(dir: &Path, state: &str) -> u64 {
 fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta_run() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let d = tmp.path();
-    let shown = ok(d, &["demo", "--people", "20000", "--data", "data"]);
+    let shown = ok(
+        d,
+        &["demo", "--no-serve", "--people", "20000", "--data", "data"],
+    );
     let enacted = shown.split("== 9.").nth(1).expect("the enactment step");
     let elderly = row(enacted, "elderly-allowance-2026");
     let eligible: u64 = elderly[3].parse().expect("eligible");
@@ -239,7 +242,10 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
 fn sigkill_during_enactment_loses_no_decision_and_pays_no_one_twice() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let d = tmp.path();
-    ok(d, &["demo", "--people", "20000", "--data", "data"]);
+    ok(
+        d,
+        &["demo", "--no-serve", "--people", "20000", "--data", "data"],
+    );
     let demo_total = status_count(d, "total");
     let elderly = format!("{}/elderly-allowance.toml", policies());
     let months: Vec<String> = (1..=8).map(|m| format!("2026-{m:02}")).collect();

@@ -63,7 +63,14 @@ fn simulation_matches_plain_sql_on_the_islands_and_names_what_is_missing() {
 
     let out = errandless(
         tmp.path(),
-        &["demo", "--people", "4000", "--data", &data_arg],
+        &[
+            "demo",
+            "--no-serve",
+            "--people",
+            "4000",
+            "--data",
+            &data_arg,
+        ],
     );
     assert!(out.status.success(), "{}", text(&out));
     let csv = tmp.path().join("decisions.csv");

@@ -148,6 +148,11 @@ impl Exchange {
         self.recorder.append(entries).await
     }
 
+    /// The ledger, for the other writers of this process (see [`Recorder::ledger`]).
+    pub fn ledger(&self) -> Arc<tokio::sync::Mutex<Sequencer>> {
+        self.recorder.ledger()
+    }
+
     /// The recorder thread that owns the ledger.
     pub fn recorder(&self) -> &Recorder {
         &self.recorder

@@ -4,6 +4,10 @@
 //! job, then everything else already waiting, appends it all as one batch with one fsync (the
 //! sequencer's durable append), and only then answers each waiter with its indexes. So many
 //! concurrent reads share one fsync, and none is answered before its entry is durable.
+//!
+//! The thread holds the ledger's lock only while it appends a batch. Other writers of the same
+//! process (the outboxes of payments, decisions and cases) append through
+//! [`Recorder::ledger`] under the same lock, so the log has one writer at a time.
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +61,7 @@ impl Placement {
 /// A handle on the recorder thread. Dropping it lets the thread finish what is queued and
 /// waits for it, so the ledger's directory lock is released when this returns.
 pub struct Recorder {
+    ledger: Arc<tokio::sync::Mutex<Sequencer>>,
     jobs: Option<mpsc::Sender<Job>>,
     size: Arc<AtomicU64>,
     batches: Arc<AtomicU64>,
@@ -72,17 +77,20 @@ impl std::fmt::Debug for Recorder {
 }
 
 impl Recorder {
-    /// Starts the thread `Recorder`, which owns `ledger` from now on.
+    /// Starts the thread `Recorder`, which appends to `ledger` from now on.
     pub fn spawn(ledger: Sequencer) -> Recorder {
         let size = Arc::new(AtomicU64::new(ledger.size()));
+        let ledger = Arc::new(tokio::sync::Mutex::new(ledger));
         let (jobs, queue) = mpsc::channel::<Job>();
         let batches = Arc::new(AtomicU64::new(0));
         let (published, appended) = (Arc::clone(&size), Arc::clone(&batches));
+        let shared = Arc::clone(&ledger);
         let thread = std::thread::Builder::new()
             .name("Recorder".into())
-            .spawn(move || run(ledger, &queue, &published, &appended))
+            .spawn(move || run(&shared, &queue, &published, &appended))
             .expect("the operating system starts a thread");
         Recorder {
+            ledger,
             jobs: Some(jobs),
             size,
             batches,
@@ -90,7 +98,13 @@ impl Recorder {
         }
     }
 
-    /// Entries in the ledger, all durable.
+    /// The ledger itself, for the other writers of this process: lock it, append, release.
+    /// Nothing may wait for this recorder while holding the lock.
+    pub fn ledger(&self) -> Arc<tokio::sync::Mutex<Sequencer>> {
+        Arc::clone(&self.ledger)
+    }
+
+    /// Entries in the ledger, all durable (as of the recorder's latest batch).
     pub fn size(&self) -> u64 {
         self.size.load(Ordering::SeqCst)
     }
@@ -165,7 +179,12 @@ impl Drop for Recorder {
 }
 
 /// The thread's loop: wait for a job, gather what else waits, append once, answer everyone.
-fn run(mut ledger: Sequencer, queue: &mpsc::Receiver<Job>, size: &AtomicU64, batches: &AtomicU64) {
+fn run(
+    shared: &tokio::sync::Mutex<Sequencer>,
+    queue: &mpsc::Receiver<Job>,
+    size: &AtomicU64,
+    batches: &AtomicU64,
+) {
     while let Ok(first) = queue.recv() {
         let mut count = first.entries.len();
         let mut batch = vec![first];
@@ -178,6 +197,8 @@ fn run(mut ledger: Sequencer, queue: &mpsc::Receiver<Job>, size: &AtomicU64, bat
                 Err(_) => break,
             }
         }
+        // This thread is no task of a runtime, so it may wait for the lock.
+        let mut ledger = shared.blocking_lock();
         let mut next = ledger.size();
         for job in &mut batch {
             let end = next + job.entries.len() as u64;

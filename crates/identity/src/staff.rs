@@ -81,6 +81,11 @@ pub enum Action<'a> {
     DecideGrant { owner: &'a str },
     /// Enact a policy for `division`.
     EnactPolicy { division: &'a str },
+    /// Handle a case filed with `department` by an applicant registered in `division`.
+    HandleCase {
+        department: &'a str,
+        division: &'a str,
+    },
     /// Operate the platform (keys, clients, witnesses).
     Operate,
 }
@@ -106,6 +111,13 @@ pub fn decide(held: &[Assignment], action: Action<'_>) -> Result<(), StaffError>
         (Role::Auditor, Action::ReadDataUsage { division }) => covers(a, division),
         (Role::DepartmentOfficer, Action::DecideGrant { owner }) => a.department == owner,
         (Role::PolicyOfficer, Action::EnactPolicy { division }) => covers(a, division),
+        (
+            Role::DepartmentOfficer,
+            Action::HandleCase {
+                department,
+                division,
+            },
+        ) => a.department == department && covers(a, division),
         (Role::Operator, Action::Operate) => true,
         _ => false,
     });
@@ -207,6 +219,32 @@ mod tests {
             department: department.into(),
             division: division.into(),
         }]
+    }
+
+    #[test]
+    fn a_county_officer_handles_their_department_and_county_only() {
+        let officer = held(Role::DepartmentOfficer, "civil_affairs", "520102");
+        let case = |department, division| Action::HandleCase {
+            department,
+            division,
+        };
+        assert!(decide(&officer, case("civil_affairs", "520102003001")).is_ok());
+        for (department, division) in [
+            ("civil_affairs", "520103003001"),
+            ("public_security", "520102003001"),
+            ("civil_affairs", "520102"),
+        ] {
+            assert_eq!(
+                decide(&officer, case(department, division)),
+                Err(StaffError::Denied),
+                "{department} {division}"
+            );
+        }
+        let auditor = held(Role::Auditor, "", "");
+        assert_eq!(
+            decide(&auditor, case("civil_affairs", "520102003001")),
+            Err(StaffError::Denied)
+        );
     }
 
     #[test]

@@ -1212,3 +1212,43 @@ impl Outbox for EventOutbox<'_> {
             .collect()
     }
 }
+
+/// One entitlement of a citizen as the citizen sees it: what, for when, how much, and where
+/// the payment stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub policy_id: String,
+    pub period: String,
+    pub amount: Fen,
+    pub status: PaymentStatus,
+    /// The bank's reason code of the last rejection.
+    pub reason: Option<String>,
+    pub updated_ms: i64,
+}
+
+/// Every entitlement of `subject_id`, newest first. Read-only: the portal shows it without
+/// holding the ledger.
+pub async fn entitlements_of(
+    store: &Store,
+    subject_id: &str,
+) -> Result<Vec<Received>, PaymentsError> {
+    sqlx::query(
+        "SELECT policy_id, period, amount_fen, status, reason, updated_ms \
+         FROM payments_entitlements WHERE subject_id = $1 ORDER BY updated_ms DESC, id DESC",
+    )
+    .bind(subject_id.trim().to_uppercase())
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(Received {
+            policy_id: r.try_get("policy_id")?,
+            period: r.try_get("period")?,
+            amount: Fen(r.try_get("amount_fen")?),
+            status: status_of(&r.try_get::<String, _>("status")?)?,
+            reason: r.try_get("reason")?,
+            updated_ms: r.try_get("updated_ms")?,
+        })
+    })
+    .collect()
+}

@@ -77,8 +77,8 @@ pub mod xml;
 
 pub use amount::{AmountError, Fen, MAX_PAYMENT_FEN};
 pub use engine::{
-    AttemptRecord, BatchFile, EntitleReport, EventRecord, ImportReport, Notice, Payer, Payments,
-    StatusCount, Trace, MAX_ATTEMPTS,
+    entitlements_of, AttemptRecord, BatchFile, EntitleReport, EventRecord, ImportReport, Notice,
+    Payer, Payments, Received, StatusCount, Trace, MAX_ATTEMPTS,
 };
 pub use time::{iso_date, iso_date_time};
 

@@ -684,3 +684,54 @@ impl Outbox for DecisionOutbox<'_> {
             .collect()
     }
 }
+
+/// The titles (zh-CN, en) of every policy ever enacted, from its latest recorded version:
+/// what a page listing a citizen's decisions names them by.
+pub async fn titles(
+    store: &Store,
+) -> Result<std::collections::HashMap<String, crate::policy::Title>, EnactError> {
+    let rows = sqlx::query(
+        "SELECT v.policy_id, v.source FROM policy_versions v \
+         WHERE v.recorded_ms = (SELECT MAX(w.recorded_ms) FROM policy_versions w WHERE w.policy_id = v.policy_id)",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = std::collections::HashMap::new();
+    for r in rows {
+        let id: String = r.try_get("policy_id")?;
+        let source: String = r.try_get("source")?;
+        // The source was checked when it was enacted; only its title is read here.
+        #[derive(serde::Deserialize)]
+        struct Head {
+            title: crate::policy::Title,
+        }
+        if let Ok(head) = toml::from_str::<Head>(&source) {
+            out.insert(id, head.title);
+        }
+    }
+    Ok(out)
+}
+
+/// Up to `limit` decisions of `policy_id`: eligible ones (payable first), or near misses when
+/// `near_miss` is set, oldest first. What a demonstration picks its citizens from.
+pub async fn examples(
+    store: &Store,
+    policy_id: &str,
+    near_miss: bool,
+    limit: i64,
+) -> Result<Vec<Recorded>, EnactError> {
+    let filter = if near_miss {
+        "d.near_miss IS NOT NULL"
+    } else {
+        "d.eligible = 1"
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT {DECISION_COLUMNS} FROM policy_decisions d \
+         WHERE d.policy_id = $1 AND {filter} ORDER BY d.payable DESC, d.seq LIMIT $2"
+    ))
+    .bind(policy_id)
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter().map(recorded_of).collect()
+}

@@ -215,8 +215,9 @@ impl Explanation {
         }
     }
 
-    /// The explanation as text in `lang`.
-    pub fn render(&self, lang: Lang) -> String {
+    /// The decision in one sentence: eligible and paid how much into which account, on the
+    /// screening list, one condition short, or not eligible.
+    pub fn outcome(&self, lang: Lang) -> String {
         let zh = lang == Lang::Zh;
         let t = |zh_text: &str, en_text: &str| {
             if zh {
@@ -225,21 +226,7 @@ impl Explanation {
                 en_text.to_owned()
             }
         };
-        let mut out = String::new();
-        let mut line = |s: String| {
-            out.push_str(&s);
-            out.push('\n');
-        };
-        let title = if zh { &self.title_zh } else { &self.title_en };
-        line(format!("{title} ({})", self.policy));
-        line(format!(
-            "{}{}    {}{}",
-            t("期间：", "Period: "),
-            self.period,
-            t("对象：", "Subject: "),
-            self.subject
-        ));
-        let outcome = match (self.eligible, self.payable, &self.near_miss) {
+        match (self.eligible, self.payable, &self.near_miss) {
             (true, true, _) if self.formula.is_some() => {
                 if zh {
                     format!(
@@ -273,8 +260,34 @@ impl Explanation {
                 }
             }
             (false, _, None) => t("结论：不符合条件。", "Outcome: not eligible."),
+        }
+    }
+
+    /// The explanation as text in `lang`.
+    pub fn render(&self, lang: Lang) -> String {
+        let zh = lang == Lang::Zh;
+        let t = |zh_text: &str, en_text: &str| {
+            if zh {
+                zh_text.to_owned()
+            } else {
+                en_text.to_owned()
+            }
         };
-        line(outcome);
+        let mut out = String::new();
+        let mut line = |s: String| {
+            out.push_str(&s);
+            out.push('\n');
+        };
+        let title = if zh { &self.title_zh } else { &self.title_en };
+        line(format!("{title} ({})", self.policy));
+        line(format!(
+            "{}{}    {}{}",
+            t("期间：", "Period: "),
+            self.period,
+            t("对象：", "Subject: "),
+            self.subject
+        ));
+        line(self.outcome(lang));
         line(t("法律依据：", "Legal basis:"));
         for b in &self.legal_basis {
             line(format!("  - {b}"));

@@ -42,6 +42,7 @@ mod error;
 mod metrics;
 mod oidc;
 mod passkeys;
+mod portal;
 mod time;
 mod tracker;
 
@@ -52,6 +53,7 @@ pub use api::{
 pub use errandless_exchange::ReadRequest;
 pub use error::ErrorBody;
 pub use oidc::{IdentityService, DEVICE_COOKIE, FLOW_COOKIE, SESSION_COOKIE};
+pub use portal::{PortalError, PORTAL_CLIENT, PORTAL_COOKIE};
 pub use tracker::{data_usage_of, DataUsage, Reference, TrackerError};
 
 /// What the server needs besides the exchange.
@@ -103,6 +105,24 @@ pub fn router_with_identity(
         identity: Some(Arc::clone(&identity)),
     });
     api::routes(app).merge(oidc::routes(identity))
+}
+
+/// Everything [`router_with_identity`] serves, and the citizens' portal and the staff
+/// console (HTML) besides. The portal registers itself as a client of the provider on first
+/// start.
+pub async fn router_with_portal(
+    exchange: Arc<Exchange>,
+    config: ServerConfig,
+    identity: Arc<IdentityService>,
+) -> Result<axum::Router, PortalError> {
+    let app = Arc::new(App {
+        exchange,
+        metrics: metrics::Metrics::new(),
+        config,
+        identity: Some(Arc::clone(&identity)),
+    });
+    let portal = portal::routes(Arc::clone(&app), Arc::clone(&identity)).await?;
+    Ok(api::routes(app).merge(oidc::routes(identity)).merge(portal))
 }
 
 /// The router of the OpenID Connect provider and the login pages.

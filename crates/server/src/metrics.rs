@@ -1,4 +1,4 @@
-//! Prometheus metrics: reads by outcome and the latency of reads.
+//! Prometheus metrics: reads by outcome and the latency of reads, portal pages and refusals.
 
 use std::time::Duration;
 
@@ -13,6 +13,8 @@ type Labels = Vec<(String, String)>;
 pub(crate) struct Metrics {
     registry: Registry,
     reads: Family<Labels, Counter>,
+    pages: Family<Labels, Counter>,
+    refusals: Family<Labels, Counter>,
     latency: Histogram,
     ledger_entries: Gauge,
     ledger_batches: Gauge,
@@ -34,6 +36,18 @@ impl Metrics {
             "Time to answer a per-subject read, ledger record included",
             latency.clone(),
         );
+        let pages = Family::<Labels, Counter>::default();
+        registry.register(
+            "errandless_portal_pages",
+            "Portal and console pages served, by page",
+            pages.clone(),
+        );
+        let refusals = Family::<Labels, Counter>::default();
+        registry.register(
+            "errandless_portal_refusals",
+            "Portal and console actions refused (403), by action",
+            refusals.clone(),
+        );
         let ledger_entries = Gauge::default();
         let ledger_batches = Gauge::default();
         registry.register(
@@ -49,6 +63,8 @@ impl Metrics {
         Metrics {
             registry,
             reads,
+            pages,
+            refusals,
             latency,
             ledger_entries,
             ledger_batches,
@@ -60,6 +76,18 @@ impl Metrics {
             .get_or_create(&vec![("outcome".to_owned(), outcome.to_owned())])
             .inc();
         self.latency.observe(took.as_secs_f64());
+    }
+
+    pub fn page(&self, page: &str) {
+        self.pages
+            .get_or_create(&vec![("page".to_owned(), page.to_owned())])
+            .inc();
+    }
+
+    pub fn refused(&self, action: &str) {
+        self.refusals
+            .get_or_create(&vec![("action".to_owned(), action.to_owned())])
+            .inc();
     }
 
     /// The OpenMetrics text exposition, with the ledger's figures as of now.
