@@ -5,7 +5,7 @@
 //! assurance an applicant needs, the statutory time limit in working days, the form's fields
 //! and the evidence the case needs. A field may name the standard's data element that holds its
 //! value (`element = "dataset.field"`, e.g. `public_security.resident.name`); such fields are
-//! filled from the exchange so the citizen types nothing the government
+//! filled from the exchange ([`crate::prefill()`]) so the citizen types nothing the government
 //! already knows. Every error names the file, line and column.
 
 use std::collections::{BTreeMap, BTreeSet};

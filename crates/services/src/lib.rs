@@ -6,6 +6,10 @@
 //!   [`Category`], bilingual titles, the form's [`FormField`]s (some mapped to a data element),
 //!   the [`Evidence`] needed and who can supply it, the [`Assurance`] level, the statutory time
 //!   limit in working days. [`Catalogue::search`] finds services in either language.
+//! - [`prefill()`]: zero documents. The fields mapped to data elements are read through the
+//!   exchange ([`errandless_exchange::Exchange::read`], purpose `application_prefill`), one
+//!   signed read per dataset, so each is granted, signed by the owner and in the ledger. A read
+//!   refused leaves its fields for the citizen to type, with the reason kept.
 //! - [`Cases`]: the applications ([`Cases::submit`] checks the form field by field,
 //!   [`FieldError`]) and the cases they open, moved only along legal [`CaseState`]
 //!   transitions, each one timestamped, attributed, and recorded in the ledger. Staff queues
@@ -73,6 +77,7 @@ pub mod calendar;
 mod case;
 mod catalogue;
 mod form;
+mod prefill;
 mod rating;
 mod record;
 
@@ -85,6 +90,9 @@ pub use catalogue::{
     Evidence, FieldKind, FormField, Lang, PrefillRead, Service, Text, DEFAULT_MAX_LENGTH,
 };
 pub use form::{validate, FieldError, FieldErrorCode, Values, MAX_SUBMITTED_FIELDS};
+pub use prefill::{
+    prefill, Consumer, DatasetRead, Prefill, PrefillError, PrefilledField, Refusal, Source,
+};
 pub use rating::{Answer, FollowUp, FollowUps, Rated, Rating, RatingLevel, Ratings};
 
 use std::time::{SystemTime, UNIX_EPOCH};
