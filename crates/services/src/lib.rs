@@ -17,6 +17,8 @@
 //!   counts working days (public holidays are not modelled yet).
 //! - [`Ratings`] and [`FollowUps`]: the good/bad review (好差评) of a finished case; a bad rating
 //!   opens a follow-up the department must answer within 15 working days.
+//! - [`govstack`]: the GovStack Registration building block's shapes for services and
+//!   application files, mapped from ours.
 //!
 //! It is not an HTTP API (the server crate serves these) and not an identity provider: the
 //! caller says who the applicant is (their citizen ID number, from a login of the level the
@@ -77,6 +79,7 @@ pub mod calendar;
 mod case;
 mod catalogue;
 mod form;
+pub mod govstack;
 mod prefill;
 mod rating;
 mod record;
