@@ -166,6 +166,12 @@ fn is_email(s: &str) -> bool {
 
 /// Checks one field's value (already trimmed, non-empty) and returns it in stored form.
 pub(crate) fn check_value(field: &FormField, value: &str) -> Result<String, FieldError> {
+    // Text may span lines; browsers post a textarea's line breaks as CRLF (HTML §4.10.11).
+    let value = if field.kind == FieldKind::Text {
+        value.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        value.to_owned()
+    };
     let multiline = field.kind == FieldKind::Text;
     if value
         .chars()
@@ -176,9 +182,10 @@ pub(crate) fn check_value(field: &FormField, value: &str) -> Result<String, Fiel
     if value.chars().count() > field.limit() as usize {
         return Err(error(field, FieldErrorCode::TooLong, None));
     }
+    let value = value.as_str();
     let fail = |code| Err(error(field, code, None));
     match field.kind {
-        FieldKind::Text => Ok(value.replace("\r\n", "\n")),
+        FieldKind::Text => Ok(value.to_owned()),
         FieldKind::Date => match value.parse::<Date>() {
             Ok(d) if value.len() == 10 => Ok(d.to_string()),
             _ => fail(FieldErrorCode::InvalidDate),
@@ -276,6 +283,34 @@ mod tests {
         for bad in ["", "-", "1.", ".5", "1e5", "1,000", "+1", "１２", "1.2.3"] {
             assert!(!is_number(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn text_keeps_line_breaks_but_no_other_control_characters() {
+        let field = FormField {
+            name: "details".into(),
+            label: Text::new("说明", "Details"),
+            kind: FieldKind::Text,
+            required: false,
+            max_length: Some(5),
+            options: Vec::new(),
+            element: None,
+        };
+        assert_eq!(check_value(&field, "a\r\nb\rc"), Ok("a\nb\nc".to_owned()));
+        assert_eq!(
+            check_value(&field, "ab\r\ncd"),
+            Ok("ab\ncd".to_owned()),
+            "CRLF is one"
+        );
+        let err = check_value(&field, "a\u{7}b").expect_err("a bell");
+        assert_eq!(err.code, FieldErrorCode::ControlCharacters);
+        let phone = FormField {
+            kind: FieldKind::Phone,
+            max_length: None,
+            ..field
+        };
+        let err = check_value(&phone, "139\n12345678").expect_err("not on one line");
+        assert_eq!(err.code, FieldErrorCode::ControlCharacters);
     }
 
     #[test]

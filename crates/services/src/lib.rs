@@ -86,7 +86,7 @@ mod record;
 
 pub use case::{
     Actor, Applicant, Attribution, Case, CaseRecord, CaseState, Cases, Queued, Scope, Staff,
-    Transition,
+    Transition, MAX_NOTE,
 };
 pub use catalogue::{
     builtin_file_names, Assurance, Catalogue, CatalogueError, Category, Choice, ElementRef,
@@ -96,7 +96,10 @@ pub use form::{validate, FieldError, FieldErrorCode, Values, MAX_SUBMITTED_FIELD
 pub use prefill::{
     prefill, Consumer, DatasetRead, Prefill, PrefillError, PrefilledField, Refusal, Source,
 };
-pub use rating::{Answer, FollowUp, FollowUps, Rated, Rating, RatingLevel, Ratings};
+pub use rating::{
+    Answer, FollowUp, FollowUps, Rated, Rating, RatingLevel, Ratings, FOLLOW_UP_DAYS, MAX_ANSWER,
+    MAX_COMMENT,
+};
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
