@@ -426,15 +426,35 @@ async fn request_grants(exchange: &Exchange) -> anyhow::Result<()> {
         scope: None,
         mode: Mode::PerSubject,
     });
+    // The portal fills application forms from the departments' data: a per-subject read of
+    // each field a service's form maps, for application prefill, read as the data bureau.
+    for read in errandless_services::Catalogue::builtin().prefill_reads() {
+        wanted.push(Terms {
+            consumer: DATA_CENTER_MEMBER.into(),
+            dataset: read.dataset.clone(),
+            fields: read.fields.clone(),
+            purpose: Purpose::ApplicationPrefill,
+            legal_basis: LegalBasis {
+                kind: LegalBasisKind::AdministrativeRegulation,
+                reference: "《国务院关于加快推进全国一体化在线政务服务平台建设的指导意见》（国发〔2018〕27号）".into(),
+            },
+            valid_from: now,
+            valid_until: now + YEAR_MILLIS,
+            scope: None,
+            mode: Mode::PerSubject,
+        });
+    }
     for terms in wanted {
         let held = exchange
             .grants()
             .grants_of(&terms.consumer, &terms.dataset)
             .await
             .with_context(|| format!("while looking up grants on {}", terms.dataset))?;
-        let in_force = held
-            .iter()
-            .any(|g| g.terms.mode == terms.mode && g.state_at(now) == GrantState::Valid);
+        let in_force = held.iter().any(|g| {
+            g.terms.mode == terms.mode
+                && g.terms.purpose == terms.purpose
+                && g.state_at(now) == GrantState::Valid
+        });
         let status = if in_force {
             "in force".to_owned()
         } else {
@@ -497,6 +517,53 @@ async fn request_grants(exchange: &Exchange) -> anyhow::Result<()> {
             basis: refused.legal_basis.reference,
             status,
         });
+    }
+
+    // A request left for an education officer to decide in the console: human resources
+    // asks for student status, to register graduates for employment services.
+    let pending = Terms {
+        consumer: "human_resources".into(),
+        dataset: "education.student".into(),
+        fields: vec!["id_number".into()],
+        purpose: Purpose::ApplicationPrefill,
+        legal_basis: LegalBasis {
+            kind: LegalBasisKind::AdministrativeRegulation,
+            reference: "《中华人民共和国就业促进法》第二十条".into(),
+        },
+        valid_from: now,
+        valid_until: now + YEAR_MILLIS,
+        scope: None,
+        mode: Mode::PerSubject,
+    };
+    if let Some(dataset) = standard.dataset(&pending.dataset) {
+        let already = exchange
+            .grants()
+            .pending_for("education")
+            .await
+            .context("while listing the pending requests")?
+            .iter()
+            .any(|r| r.terms.consumer == pending.consumer && r.terms.dataset == pending.dataset);
+        if !already {
+            let mut pending = pending;
+            pending.fields = dataset
+                .fields
+                .iter()
+                .take(3)
+                .map(|f| f.name.clone())
+                .collect();
+            exchange
+                .file_request(pending.clone(), now)
+                .await
+                .context("while filing the request left pending")?;
+            rows.push(Row {
+                dataset: pending.dataset,
+                consumer: pending.consumer,
+                purpose: pending.purpose,
+                mode: pending.mode,
+                basis: pending.legal_basis.reference,
+                status: "pending".to_owned(),
+            });
+        }
     }
 
     println!(

@@ -109,6 +109,7 @@ impl ServeArgs {
 
 /// A server ready to serve: everything opened, the port bound.
 pub(crate) struct Opened {
+    prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
     pub store: Store,
     pub exchange: Arc<Exchange>,
     pub identity: Arc<errandless_server::IdentityService>,
@@ -187,7 +188,18 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
         upstreams,
     )
     .await?;
+    // The portal fills forms as the identity member, with the prefill grants it holds.
+    let key_file = crate::member_cmd::default_key_file(data, &args.identity_member);
+    let prefill_as = if key_file.is_file() {
+        Some((
+            args.identity_member.clone(),
+            crate::member_cmd::read_key_file(&key_file)?,
+        ))
+    } else {
+        None
+    };
     Ok(Opened {
+        prefill_as,
         store,
         exchange,
         identity: Arc::new(identity),
@@ -200,6 +212,7 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
 /// Serves the API, the provider, the portal and the console until Ctrl-C.
 pub(crate) async fn serve(opened: Opened) -> anyhow::Result<()> {
     let Opened {
+        prefill_as,
         store,
         exchange,
         identity,
@@ -210,7 +223,7 @@ pub(crate) async fn serve(opened: Opened) -> anyhow::Result<()> {
     errandless_payments::migrate(&store)
         .await
         .context("while preparing the payments tables")?;
-    let router = errandless_server::router_with_portal(exchange, config, identity)
+    let router = errandless_server::router_with_portal(exchange, config, identity, prefill_as)
         .await
         .context("while starting the portal")?;
     eprintln!("listening on http://{addr}");

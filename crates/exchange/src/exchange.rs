@@ -127,13 +127,14 @@ impl Exchange {
         &self.store
     }
 
-    /// The platform secret that turns ID numbers into ledger tags.
     /// The keyed hash by which the ledger names `id_number`'s subject.
     pub fn subject_tag(&self, id_number: &str) -> SubjectTag {
         self.subject_key.tag(id_number)
     }
 
-    pub(crate) fn subject_key(&self) -> &SubjectKey {
+    /// The platform secret that turns ID numbers into ledger tags, for the other writers of
+    /// this process.
+    pub fn subject_key(&self) -> &SubjectKey {
         &self.subject_key
     }
 

@@ -109,11 +109,12 @@ pub fn router_with_identity(
 
 /// Everything [`router_with_identity`] serves, and the citizens' portal and the staff
 /// console (HTML) besides. The portal registers itself as a client of the provider on first
-/// start.
+/// start. `prefill_as` is the member (and its key) whose grants fill application forms.
 pub async fn router_with_portal(
     exchange: Arc<Exchange>,
     config: ServerConfig,
     identity: Arc<IdentityService>,
+    prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
 ) -> Result<axum::Router, PortalError> {
     let app = Arc::new(App {
         exchange,
@@ -121,7 +122,7 @@ pub async fn router_with_portal(
         config,
         identity: Some(Arc::clone(&identity)),
     });
-    let portal = portal::routes(Arc::clone(&app), Arc::clone(&identity)).await?;
+    let portal = portal::routes(Arc::clone(&app), Arc::clone(&identity), prefill_as).await?;
     Ok(api::routes(app).merge(oidc::routes(identity)).merge(portal))
 }
 

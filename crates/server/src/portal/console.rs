@@ -1,9 +1,858 @@
-//! The staff console, scoped by role, department and division.
+//! The staff console, scoped by role, department and division. Every page asks the identity
+//! crate's [`decide`] (or the services crate's scope check) before it shows or does anything;
+//! a refusal is a recorded 403.
 
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Router;
+use errandless_identity::{decide, now_millis, Action, Assignment, Role};
+use errandless_services::{Actor, CaseError, CaseState, Catalogue, Scope, Staff};
+use serde::Deserialize;
 
-use super::Shared;
+use super::services::{dataset_name, state_name};
+use super::{page, see_other, Chrome, Portal, Shared, Tr, Visitor};
 
 pub(super) fn routes() -> Router<Shared> {
     Router::new()
+        .route("/console", get(home))
+        .route("/console/cases", get(cases))
+        .route("/console/cases/{id}", get(case))
+        .route("/console/cases/{id}/step", post(step))
+        .route("/console/exchange", get(exchange))
+        .route("/console/exchange/requests/{id}", post(decide_request))
+        .route("/console/ratings", get(ratings))
+        .route("/console/ratings/{id}/answer", post(answer))
+        .route("/console/policies", get(policies))
+        .route("/console/ledger", get(ledger))
+}
+
+/// A table of the console, with a form per row where staff can act.
+struct Panel {
+    title: String,
+    lead: Option<String>,
+    /// (action, label, parameter, value) of a search form above the table.
+    search: Option<(String, String, String, String)>,
+    headers: Vec<String>,
+    rows: Vec<Row>,
+    pre: Option<String>,
+}
+
+impl Panel {
+    fn new(title: String, headers: Vec<String>) -> Panel {
+        Panel {
+            title,
+            lead: None,
+            search: None,
+            headers,
+            rows: Vec::new(),
+            pre: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Row {
+    cells: Vec<String>,
+    link: Option<String>,
+    flag: bool,
+    actions: Vec<Act>,
+}
+
+struct Act {
+    id: String,
+    href: String,
+    label: String,
+    hidden: Vec<(String, String)>,
+    note: Option<String>,
+    danger: bool,
+}
+
+#[derive(Template)]
+#[template(path = "console.html")]
+struct ConsolePage<'a> {
+    c: Chrome<'a>,
+    nav: Vec<(&'static str, String)>,
+    here: &'static str,
+    notice: Option<String>,
+    panels: Vec<Panel>,
+}
+
+fn nav(tr: Tr<'_>) -> Vec<(&'static str, String)> {
+    [
+        ("/console", "console-title"),
+        ("/console/exchange", "console-exchange"),
+        ("/console/cases", "console-cases"),
+        ("/console/ratings", "console-ratings"),
+        ("/console/policies", "console-policies"),
+        ("/console/ledger", "console-ledger"),
+    ]
+    .into_iter()
+    .map(|(href, id)| (href, tr.t(id)))
+    .collect()
+}
+
+fn render(
+    portal: &Portal,
+    visitor: &Visitor,
+    here: &'static str,
+    title: &str,
+    notice: Option<String>,
+    panels: Vec<Panel>,
+) -> Response {
+    let tr = visitor.tr(portal);
+    let view = ConsolePage {
+        c: visitor.chrome(portal, tr.t(title)),
+        nav: nav(tr),
+        here,
+        notice,
+        panels,
+    };
+    page(StatusCode::OK, visitor.lang, view.render())
+}
+
+/// The staff member asking, or the response that turns them away: the login for nobody, a
+/// recorded 403 for a citizen without a staff role.
+async fn staff(
+    portal: &Portal,
+    visitor: &Visitor,
+    page: &str,
+) -> Result<Vec<Assignment>, Response> {
+    match &visitor.signed_in {
+        None => Err(super::to_login(visitor)),
+        Some(s) if s.roles.is_empty() => Err(super::forbidden(portal, visitor, page).await),
+        Some(s) => Ok(s.roles.clone()),
+    }
+}
+
+fn role_name(role: Role, tr: Tr<'_>) -> String {
+    let (zh, en) = match role {
+        Role::DepartmentOfficer => ("部门工作人员", "Department officer"),
+        Role::PolicyOfficer => ("政策专员", "Policy officer"),
+        Role::Auditor => ("审计员", "Auditor"),
+        Role::Operator => ("运维人员", "Operator"),
+    };
+    tr.pick(zh, en).to_owned()
+}
+
+/// The case scopes of a department officer's assignments.
+fn case_scopes(roles: &[Assignment]) -> Vec<(Scope, Staff)> {
+    roles
+        .iter()
+        .filter(|a| a.role == Role::DepartmentOfficer)
+        .filter_map(|a| {
+            let scope = Scope::new(&a.department, &a.division).ok()?;
+            let staff = Staff::new(&a.account_id, a.role.code(), scope.clone()).ok()?;
+            Some((scope, staff))
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+struct Notice {
+    done: Option<String>,
+    error: Option<String>,
+}
+
+fn notice(tr: Tr<'_>, n: &Notice) -> Option<String> {
+    match (&n.done, &n.error) {
+        (_, Some(e)) => Some(tr.t1("console-refused", "reason", e)),
+        (Some(_), None) => Some(tr.t("console-decided")),
+        _ => None,
+    }
+}
+
+async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    let roles = match staff(&portal, &visitor, "console").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let tr = visitor.tr(&portal);
+    let mut panel = Panel::new(
+        tr.t("console-roles"),
+        vec![
+            tr.t("console-col-role"),
+            tr.t("console-col-department"),
+            tr.t("console-col-division"),
+        ],
+    );
+    let standard = errandless_standards::Standard::builtin();
+    for a in &roles {
+        panel.rows.push(Row {
+            cells: vec![
+                role_name(a.role, tr),
+                standard
+                    .department(&a.department)
+                    .map(|d| tr.pick(&d.zh, &d.en).to_owned())
+                    .unwrap_or_else(|| a.department.clone()),
+                if a.division.is_empty() {
+                    "*".to_owned()
+                } else {
+                    a.division.clone()
+                },
+            ],
+            ..Row::default()
+        });
+    }
+    render(
+        &portal,
+        &visitor,
+        "/console",
+        "console-title",
+        None,
+        vec![panel],
+    )
+}
+
+async fn cases(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(n): Query<Notice>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    portal.app.metrics.page("console_cases");
+    let roles = match staff(&portal, &visitor, "console_cases").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Some(apps) = &portal.applications else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    let tr = visitor.tr(&portal);
+    let lang = visitor.lang;
+    let catalogue = Catalogue::builtin();
+    let now = now_millis();
+    let mut panel = Panel::new(
+        tr.t("console-cases"),
+        vec![
+            tr.t("console-col-case"),
+            tr.t("console-col-service"),
+            tr.t("console-col-state"),
+            tr.t("console-col-due"),
+            tr.t("console-col-overdue"),
+        ],
+    );
+    for (scope, _) in case_scopes(&roles) {
+        let queue = match apps.cases.queue(&scope, now).await {
+            Ok(q) => q,
+            Err(e) => return super::internal(&portal, &visitor, &e),
+        };
+        for q in queue {
+            let c = &q.case;
+            panel.rows.push(Row {
+                link: Some(format!("/console/cases/{}", c.id)),
+                flag: q.overdue,
+                cells: vec![
+                    format!("#{}", c.id),
+                    catalogue
+                        .service(&c.service)
+                        .map(|s| lang.pick(&s.title.zh, &s.title.en).to_owned())
+                        .unwrap_or_else(|| c.service.clone()),
+                    state_name(c.state, lang),
+                    c.due_date.clone(),
+                    if q.overdue {
+                        tr.t("console-yes")
+                    } else {
+                        String::new()
+                    },
+                ],
+                ..Row::default()
+            });
+        }
+    }
+    render(
+        &portal,
+        &visitor,
+        "/console/cases",
+        "console-cases",
+        notice(tr, &n),
+        vec![panel],
+    )
+}
+
+/// The staff member's view of one case: only within one of their scopes.
+async fn case(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    Query(n): Query<Notice>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    let roles = match staff(&portal, &visitor, "console_case").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let (Some(apps), Ok(id)) = (&portal.applications, id.parse::<i64>()) else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    let record = match apps.cases.get(id).await {
+        Ok(r) => r,
+        Err(CaseError::UnknownCase(_)) => return super::not_found_page(&portal, &visitor),
+        Err(e) => return super::internal(&portal, &visitor, &e),
+    };
+    let case = &record.case;
+    let allowed = roles.iter().any(|a| {
+        decide(
+            std::slice::from_ref(a),
+            Action::HandleCase {
+                department: &case.department,
+                division: &case.division,
+            },
+        )
+        .is_ok()
+    });
+    if !allowed {
+        return super::forbidden(&portal, &visitor, "handle_case").await;
+    }
+    let tr = visitor.tr(&portal);
+    let lang = visitor.lang;
+    let mut facts = Panel::new(
+        format!("#{}", case.id),
+        vec![
+            tr.t("console-col-service"),
+            tr.t("console-col-state"),
+            tr.t("console-col-due"),
+        ],
+    );
+    facts.rows.push(Row {
+        cells: vec![
+            Catalogue::builtin()
+                .service(&case.service)
+                .map(|s| lang.pick(&s.title.zh, &s.title.en).to_owned())
+                .unwrap_or_else(|| case.service.clone()),
+            state_name(case.state, lang),
+            case.due_date.clone(),
+        ],
+        flag: case.is_overdue(now_millis()),
+        actions: case
+            .state
+            .next()
+            .iter()
+            .map(|to| Act {
+                id: to.code().to_owned(),
+                href: format!("/console/cases/{}/step", case.id),
+                label: tr.t1("console-move-to", "state", &state_name(*to, lang)),
+                hidden: vec![("to".to_owned(), to.code().to_owned())],
+                note: Some(tr.t("console-decide-note")),
+                danger: *to == CaseState::Rejected,
+            })
+            .collect(),
+        ..Row::default()
+    });
+    if !facts.rows[0].actions.is_empty() {
+        facts.headers.push(tr.t("console-col-actions"));
+    }
+    // The form as submitted, field by field.
+    let mut form = Panel::new(tr.t("case-history"), vec![String::new(), String::new()]);
+    form.title = tr.t("console-col-service");
+    let fields = Catalogue::builtin().service(&case.service);
+    for (name, value) in &case.values {
+        let label = fields
+            .and_then(|s| s.fields.iter().find(|f| &f.name == name))
+            .map(|f| lang.pick(&f.label.zh, &f.label.en).to_owned())
+            .unwrap_or_else(|| name.clone());
+        form.rows.push(Row {
+            cells: vec![label, value.clone()],
+            ..Row::default()
+        });
+    }
+    let mut history = Panel::new(
+        tr.t("case-history"),
+        vec![tr.t("console-col-state"), tr.t("console-decide-note")],
+    );
+    for t in &record.history {
+        history.rows.push(Row {
+            cells: vec![
+                format!(
+                    "{} · {}",
+                    crate::time::rfc3339(t.at).replace('T', " "),
+                    state_name(t.to, lang)
+                ),
+                t.note.clone().unwrap_or_default(),
+            ],
+            ..Row::default()
+        });
+    }
+    render(
+        &portal,
+        &visitor,
+        "/console/cases",
+        "console-cases",
+        notice(tr, &n),
+        vec![facts, form, history],
+    )
+}
+
+#[derive(Deserialize)]
+struct StepForm {
+    csrf: String,
+    to: String,
+    note: Option<String>,
+}
+
+async fn step(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    Form(form): Form<StepForm>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    if !visitor.form_ok(&portal, &form.csrf) {
+        return super::stale_form(&portal, &visitor);
+    }
+    let roles = match staff(&portal, &visitor, "step_case").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let (Some(apps), Ok(id), Some(to)) = (
+        &portal.applications,
+        id.parse::<i64>(),
+        CaseState::parse(&form.to),
+    ) else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    let note = form.note.as_deref().filter(|n| !n.trim().is_empty());
+    let mut last = None;
+    // The first of the staff member's scopes that covers the case acts.
+    for (_, staff) in case_scopes(&roles) {
+        match apps
+            .cases
+            .transition(id, to, &Actor::Staff(staff), note, now_millis())
+            .await
+        {
+            Ok(_) => return see_other(&format!("/console/cases/{id}?done=1")),
+            Err(e @ CaseError::NotVisible { .. }) => last = Some(e),
+            Err(CaseError::UnknownCase(_)) => return super::not_found_page(&portal, &visitor),
+            Err(e) => {
+                let reason = super::citizen::urlencode(&e.to_string());
+                return see_other(&format!("/console/cases/{id}?error={reason}"));
+            }
+        }
+    }
+    if let Some(e) = last {
+        tracing::info!(error = %e, "a case step was refused");
+    }
+    super::forbidden(&portal, &visitor, "step_case").await
+}
+
+async fn exchange(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(n): Query<Notice>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    let roles = match staff(&portal, &visitor, "console_exchange").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let tr = visitor.tr(&portal);
+    let lang = visitor.lang;
+    let mut departments: Vec<&str> = roles
+        .iter()
+        .filter(|a| a.role == Role::DepartmentOfficer)
+        .map(|a| a.department.as_str())
+        .collect();
+    departments.sort_unstable();
+    departments.dedup();
+    let mut requests = Panel::new(
+        tr.t("console-requests"),
+        vec![
+            tr.t("console-col-consumer"),
+            tr.t("console-col-dataset"),
+            tr.t("console-col-fields"),
+            tr.t("console-col-purpose"),
+            tr.t("console-col-basis"),
+            tr.t("console-col-actions"),
+        ],
+    );
+    let mut datasets = Panel::new(
+        tr.t("console-datasets"),
+        vec![tr.t("console-col-dataset"), tr.t("console-col-fields")],
+    );
+    let standard = errandless_standards::Standard::builtin();
+    for department in &departments {
+        let pending = match portal.app.exchange.grants().pending_for(department).await {
+            Ok(p) => p,
+            Err(e) => return super::internal(&portal, &visitor, &e),
+        };
+        for r in pending {
+            let t = &r.terms;
+            requests.rows.push(Row {
+                cells: vec![
+                    t.consumer.clone(),
+                    dataset_name(&t.dataset, lang),
+                    t.fields.join(", "),
+                    lang.pick(t.purpose.zh(), t.purpose.en()).to_owned(),
+                    t.legal_basis.reference.clone(),
+                ],
+                actions: vec![
+                    Act {
+                        id: format!("{}-approve", r.id),
+                        href: format!("/console/exchange/requests/{}", r.id),
+                        label: tr.t("console-approve"),
+                        hidden: vec![("decision".into(), "approve".into())],
+                        note: None,
+                        danger: false,
+                    },
+                    Act {
+                        id: format!("{}-reject", r.id),
+                        href: format!("/console/exchange/requests/{}", r.id),
+                        label: tr.t("console-reject"),
+                        hidden: vec![("decision".into(), "reject".into())],
+                        note: Some(tr.t("console-decide-note")),
+                        danger: true,
+                    },
+                ],
+                ..Row::default()
+            });
+        }
+        for d in standard.datasets().filter(|d| d.department == *department) {
+            datasets.rows.push(Row {
+                cells: vec![
+                    format!("{} ({})", lang.pick(&d.zh, &d.en), d.id),
+                    d.fields
+                        .iter()
+                        .map(|f| f.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ],
+                ..Row::default()
+            });
+        }
+    }
+    render(
+        &portal,
+        &visitor,
+        "/console/exchange",
+        "console-exchange",
+        notice(tr, &n),
+        vec![requests, datasets],
+    )
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    csrf: String,
+    decision: String,
+    note: Option<String>,
+}
+
+/// Approves or rejects a data request, as the owning department: only an officer of that
+/// department may.
+async fn decide_request(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    Form(form): Form<DecisionForm>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    if !visitor.form_ok(&portal, &form.csrf) {
+        return super::stale_form(&portal, &visitor);
+    }
+    let roles = match staff(&portal, &visitor, "decide_request").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let exchange = &portal.app.exchange;
+    let request = match exchange.grants().request(&id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => return super::not_found_page(&portal, &visitor),
+        Err(e) => return super::internal(&portal, &visitor, &e),
+    };
+    if decide(
+        &roles,
+        Action::DecideGrant {
+            owner: &request.owner,
+        },
+    )
+    .is_err()
+    {
+        return super::forbidden(&portal, &visitor, "decide_request").await;
+    }
+    let now = now_millis();
+    let outcome = match form.decision.as_str() {
+        "approve" => exchange
+            .approve(&request.id, &request.owner, now)
+            .await
+            .map(drop),
+        "reject" => {
+            let reason = form
+                .note
+                .as_deref()
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or("—");
+            exchange
+                .reject(&request.id, &request.owner, reason, now)
+                .await
+                .map(drop)
+        }
+        _ => return super::not_found_page(&portal, &visitor),
+    };
+    match outcome {
+        Ok(()) => see_other("/console/exchange?done=1"),
+        Err(e) => see_other(&format!(
+            "/console/exchange?error={}",
+            super::citizen::urlencode(&e.to_string())
+        )),
+    }
+}
+
+async fn ratings(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(n): Query<Notice>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    let roles = match staff(&portal, &visitor, "console_ratings").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let Some(apps) = &portal.applications else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    let tr = visitor.tr(&portal);
+    let lang = visitor.lang;
+    let now = now_millis();
+    let mut panel = Panel::new(
+        tr.t("console-followups"),
+        vec![
+            tr.t("console-col-case"),
+            tr.t("console-col-rating"),
+            tr.t("console-col-comment"),
+            tr.t("console-due"),
+            tr.t("console-col-actions"),
+        ],
+    );
+    panel.lead = Some(tr.t("rate-lead"));
+    for (scope, _) in case_scopes(&roles) {
+        let open = match apps.cases.follow_ups().open_in(&scope).await {
+            Ok(o) => o,
+            Err(e) => return super::internal(&portal, &visitor, &e),
+        };
+        for f in open {
+            let rating = apps.cases.ratings().of_case(f.case).await.ok().flatten();
+            panel.rows.push(Row {
+                link: Some(format!("/console/cases/{}", f.case)),
+                flag: f.is_overdue(now),
+                cells: vec![
+                    format!("#{}", f.case),
+                    rating
+                        .as_ref()
+                        .map(|r| lang.pick(r.level.zh(), r.level.en()).to_owned())
+                        .unwrap_or_default(),
+                    rating.and_then(|r| r.comment).unwrap_or_default(),
+                    f.due_date.clone(),
+                ],
+                actions: vec![Act {
+                    id: format!("answer-{}", f.id),
+                    href: format!("/console/ratings/{}/answer", f.id),
+                    label: tr.t("console-answer"),
+                    hidden: Vec::new(),
+                    note: Some(tr.t("console-answer")),
+                    danger: false,
+                }],
+            });
+        }
+    }
+    render(
+        &portal,
+        &visitor,
+        "/console/ratings",
+        "console-ratings",
+        notice(tr, &n),
+        vec![panel],
+    )
+}
+
+#[derive(Deserialize)]
+struct AnswerForm {
+    csrf: String,
+    note: Option<String>,
+}
+
+async fn answer(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(id): Path<String>,
+    Form(form): Form<AnswerForm>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    if !visitor.form_ok(&portal, &form.csrf) {
+        return super::stale_form(&portal, &visitor);
+    }
+    let roles = match staff(&portal, &visitor, "answer_rating").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let (Some(apps), Ok(id)) = (&portal.applications, id.parse::<i64>()) else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    let text = form.note.unwrap_or_default();
+    let mut refused = None;
+    for (_, staff) in case_scopes(&roles) {
+        match apps
+            .cases
+            .follow_ups()
+            .answer(id, &staff, &text, now_millis())
+            .await
+        {
+            Ok(_) => return see_other("/console/ratings?done=1"),
+            Err(e @ CaseError::NotVisible { .. }) => refused = Some(e),
+            Err(e) => {
+                return see_other(&format!(
+                    "/console/ratings?error={}",
+                    super::citizen::urlencode(&e.to_string())
+                ))
+            }
+        }
+    }
+    if let Some(e) = refused {
+        tracing::info!(error = %e, "an answer was refused");
+    }
+    super::forbidden(&portal, &visitor, "answer_rating").await
+}
+
+#[derive(Deserialize)]
+struct LookupQuery {
+    subject: Option<String>,
+}
+
+/// The policies in force, and the decisions about one citizen, for policy officers and for
+/// auditors of the citizen's division.
+async fn policies(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Query(q): Query<LookupQuery>,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    let roles = match staff(&portal, &visitor, "console_policies").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let tr = visitor.tr(&portal);
+    let lang = visitor.lang;
+    let titles = match portal.policy_titles().await {
+        Ok(t) => t,
+        Err(e) => return super::internal(&portal, &visitor, &e),
+    };
+    let mut in_force = Panel::new(tr.t("console-in-force"), vec![tr.t("console-col-policy")]);
+    in_force.lead = Some(tr.t("console-policy-cli"));
+    let mut ids: Vec<_> = titles.iter().collect();
+    ids.sort_by(|a, b| a.0.cmp(b.0));
+    for (id, title) in ids {
+        in_force.rows.push(Row {
+            cells: vec![format!("{} ({id})", lang.pick(&title.zh, &title.en))],
+            ..Row::default()
+        });
+    }
+    let subject = q.subject.unwrap_or_default();
+    let mut lookup = Panel::new(
+        tr.t("console-lookup"),
+        vec![
+            tr.t("console-col-policy"),
+            tr.t("console-col-period"),
+            tr.t("console-col-outcome"),
+            tr.t("console-col-amount"),
+        ],
+    );
+    lookup.search = Some((
+        "/console/policies".into(),
+        tr.t("console-lookup-subject"),
+        "subject".into(),
+        subject.clone(),
+    ));
+    if let Ok(citizen) = subject.trim().parse::<errandless_standards::CitizenId>() {
+        let division = format!("{}000000", &citizen.as_str()[..6]);
+        let may = roles.iter().any(|a| a.role == Role::PolicyOfficer)
+            || decide(
+                &roles,
+                Action::ReadDataUsage {
+                    division: &division,
+                },
+            )
+            .is_ok();
+        if !may {
+            return super::forbidden(&portal, &visitor, "lookup_decisions").await;
+        }
+        let decisions = match errandless_policy::enactment::decisions_of(
+            portal.app.exchange.store(),
+            citizen.as_str(),
+        )
+        .await
+        {
+            Ok(d) => d,
+            Err(e) => return super::internal(&portal, &visitor, &e),
+        };
+        for d in decisions.iter().rev() {
+            lookup.rows.push(Row {
+                cells: vec![
+                    d.policy_id.clone(),
+                    d.period.clone(),
+                    errandless_policy::enactment::outcome(
+                        d.eligible,
+                        d.payable,
+                        d.near_miss.is_some(),
+                    )
+                    .to_owned(),
+                    errandless_policy::explanation::yuan(d.amount_fen),
+                ],
+                ..Row::default()
+            });
+        }
+    }
+    render(
+        &portal,
+        &visitor,
+        "/console/policies",
+        "console-policies",
+        None,
+        vec![in_force, lookup],
+    )
+}
+
+/// The ledger: its size, its latest checkpoint as signed, and the witnesses' cosignatures.
+async fn ledger(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    if let Err(r) = staff(&portal, &visitor, "console_ledger").await {
+        return r;
+    }
+    let tr = visitor.tr(&portal);
+    let path = portal
+        .app
+        .config
+        .ledger_dir
+        .join(errandless_ledger::CHECKPOINT_FILE);
+    let text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
+    let signatures = text.lines().filter(|l| l.starts_with("— ")).count();
+    let mut panel = Panel::new(
+        tr.t("console-ledger"),
+        vec![tr.t("console-ledger-size"), tr.t("console-cosignatures")],
+    );
+    panel.rows.push(Row {
+        cells: vec![
+            portal.app.exchange.ledger_size().to_string(),
+            signatures.saturating_sub(1).to_string(),
+        ],
+        ..Row::default()
+    });
+    panel.pre = Some(format!("{}\n{text}", tr.t("console-checkpoint")));
+    render(
+        &portal,
+        &visitor,
+        "/console/ledger",
+        "console-ledger",
+        None,
+        vec![panel],
+    )
 }

@@ -84,12 +84,45 @@ impl Portal {
         ))
     }
 
-    /// The citizen's cases, for the home page.
+    /// The citizen's cases not yet closed, and the finished ones still to rate, newest first.
     pub(super) async fn cases_of(
         &self,
-        _lang: Lang,
-        _citizen: &str,
+        lang: Lang,
+        citizen: &str,
     ) -> Result<Vec<super::citizen::CaseLine>, String> {
-        Ok(Vec::new())
+        let Some(apps) = &self.applications else {
+            return Ok(Vec::new());
+        };
+        let cases = apps
+            .cases
+            .of_applicant(citizen)
+            .await
+            .map_err(|e| e.to_string())?;
+        let catalogue = errandless_services::Catalogue::builtin();
+        let mut out = Vec::new();
+        for case in cases.into_iter().rev() {
+            let finished = case.state.is_final();
+            let rate = finished
+                && apps
+                    .cases
+                    .ratings()
+                    .of_case(case.id)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_none();
+            if finished && !rate {
+                continue;
+            }
+            out.push(super::citizen::CaseLine {
+                id: case.id.to_string(),
+                service: catalogue
+                    .service(&case.service)
+                    .map(|s| lang.pick(&s.title.zh, &s.title.en).to_owned())
+                    .unwrap_or(case.service.clone()),
+                state: super::services::state_name(case.state, lang),
+                rate,
+            });
+        }
+        Ok(out)
     }
 }

@@ -34,7 +34,7 @@ mod citizen;
 mod console;
 mod data;
 mod i18n;
-mod services;
+pub(crate) mod services;
 
 pub use i18n::{Lang, Messages, Tr};
 
@@ -50,6 +50,8 @@ pub const PORTAL_CLIENT: &str = "portal";
 pub enum PortalError {
     #[error("the portal's messages are broken: {0}")]
     Messages(String),
+    #[error("the portal's tables could not be prepared: {0}")]
+    Store(String),
     #[error("the portal's client could not be registered at the provider: {0}")]
     Client(#[from] errandless_identity::ClientError),
     #[error("the portal's client {client:?} is registered with other redirect URIs ({found:?}); it needs {needed:?}")]
@@ -67,6 +69,8 @@ pub(crate) struct Portal {
     pub messages: Messages,
     /// Where the provider sends the browser back after login.
     pub redirect_uri: String,
+    /// Applications and cases, when the services are served.
+    pub applications: Option<services::Applications>,
     /// The policies' titles, read once.
     titles:
         std::sync::RwLock<Option<Arc<std::collections::HashMap<String, errandless_policy::Title>>>>,
@@ -78,12 +82,29 @@ pub(crate) type Shared = Arc<Portal>;
 pub(crate) async fn routes(
     app: Arc<App>,
     identity: Arc<IdentityService>,
+    prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
 ) -> Result<Router, PortalError> {
     let messages = Messages::builtin().map_err(PortalError::Messages)?;
     let issuer = identity.provider.issuer().trim_end_matches('/').to_owned();
     let redirect_uri = format!("{issuer}/auth/callback");
     auth::register_client(&identity, &issuer, &redirect_uri).await?;
+    let store = app.exchange.store().clone();
+    errandless_services::migrate(&store)
+        .await
+        .map_err(|e| PortalError::Store(e.to_string()))?;
+    let cases = errandless_services::Cases::new(
+        store,
+        app.exchange.ledger(),
+        app.exchange.subject_key().clone(),
+    );
+    // Events an interrupted run left unlogged go into the ledger before anything new.
+    cases
+        .flush_ledger()
+        .await
+        .map_err(|e| PortalError::Store(e.to_string()))?;
+    let applications = Some(services::Applications::new(cases, prefill_as));
     let portal = Arc::new(Portal {
+        applications,
         app,
         identity,
         messages,
@@ -422,9 +443,14 @@ pub(crate) fn to_login(visitor: &Visitor) -> Response {
 
 async fn not_found(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
     let visitor = Visitor::of(&portal, &headers, &uri).await;
+    not_found_page(&portal, &visitor)
+}
+
+/// The friendly 404.
+pub(crate) fn not_found_page(portal: &Portal, visitor: &Visitor) -> Response {
     message(
-        &portal,
-        &visitor,
+        portal,
+        visitor,
         StatusCode::NOT_FOUND,
         "error-not-found-title",
         "error-not-found",
