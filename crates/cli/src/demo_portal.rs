@@ -111,7 +111,7 @@ pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
         let (role, department, division) = match p.who {
             "county officer" => (
                 Role::DepartmentOfficer,
-                "civil_affairs",
+                "education",
                 freshman_county.as_str(),
             ),
             "auditor" => (

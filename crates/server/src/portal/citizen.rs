@@ -332,6 +332,8 @@ struct UsageRow {
 #[template(path = "my_data.html")]
 struct MyData<'a> {
     c: Chrome<'a>,
+    /// The answer of a verification made without script, shown above the list.
+    notice: Option<String>,
     rows: Vec<UsageRow>,
 }
 
@@ -406,7 +408,12 @@ async fn my_data_page(
         }
     }
     let c = visitor.chrome(portal, tr.t("my-data-title"));
-    page(StatusCode::OK, visitor.lang, MyData { c, rows }.render())
+    let notice = verdict.map(|(_, v)| v);
+    page(
+        StatusCode::OK,
+        visitor.lang,
+        MyData { c, notice, rows }.render(),
+    )
 }
 
 /// "中文 / English" → the half of this language.

@@ -1,0 +1,396 @@
+//! The portal and the console over HTTP, on the province `errandless demo` makes and serves:
+//! the citizen's pages, an application with prefill from login to rating, the console's
+//! scopes, forms refused without their token, and no input that gives a 500.
+
+mod common;
+#[path = "common/http.rs"]
+mod http;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Stdio};
+
+use http::{input_value, Client, Page};
+
+const PASSWORD: &str = "Errandless-demo-2026";
+
+/// The demo, serving; killed when dropped, whatever the test did.
+struct Served {
+    child: Child,
+    base: String,
+    /// (who, phone, citizen ID) of each demo account.
+    people: Vec<(String, String, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn start() -> Served {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut child = common::command(dir.path())
+            .args([
+                "demo",
+                "--people",
+                "20000",
+                "--data",
+                "data",
+                "--listen",
+                "127.0.0.1:0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the demo starts");
+        let stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let stderr = child.stderr.take().expect("stderr");
+        // The server says where it listens on standard error.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let mut people = Vec::new();
+        let mut seen = Vec::new();
+        for line in stdout.lines().map_while(Result::ok) {
+            seen.push(line.clone());
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if let Some(i) = cols
+                .iter()
+                .position(|c| c.starts_with("139") && c.len() == 11)
+            {
+                people.push((
+                    cols[..i].join(" "),
+                    cols[i].to_owned(),
+                    cols[cols.len() - 1].to_owned(),
+                ));
+            }
+            if line.starts_with("open http://") {
+                break;
+            }
+        }
+        let base = rx
+            .recv_timeout(std::time::Duration::from_secs(120))
+            .unwrap_or_else(|_| panic!("the demo did not serve:\n{}", seen.join("\n")));
+        Served {
+            child,
+            base,
+            people,
+            _dir: dir,
+        }
+    }
+
+    fn phone(&self, who: &str) -> String {
+        self.people
+            .iter()
+            .find(|p| p.0.starts_with(who))
+            .unwrap_or_else(|| panic!("no {who} among {:?}", self.people))
+            .1
+            .clone()
+    }
+
+    fn client(&self) -> Client {
+        Client::new(&self.base)
+    }
+}
+
+fn metric(client: &mut Client, name: &str) -> u64 {
+    let text = client.get("/metrics").body;
+    text.lines()
+        .filter(|l| l.starts_with(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64
+}
+
+fn small(page: &Page, what: &str) {
+    assert!(
+        page.body.len() < 100 * 1024,
+        "{what} is {} bytes; pages stay under 100 KB",
+        page.body.len()
+    );
+}
+
+#[test]
+fn the_portal_and_the_console_over_http() {
+    let served = Served::start();
+    let mut anonymous = served.client();
+
+    // Anyone: a landing page, a friendly 404, the login asked for a personal page.
+    let landing = anonymous.get("/");
+    assert_eq!(landing.status, 200);
+    assert!(landing.body.contains("lang=\"zh-CN\""), "zh-CN by default");
+    let missing = anonymous.get("/no/such/page");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("页面不存在"), "{}", missing.body);
+    let personal = anonymous.get("/my-data");
+    assert_eq!(personal.status, 303);
+    assert_eq!(personal.location.as_deref(), Some("/login?next=%2Fmy-data"));
+    // The language switch goes back only to this site.
+    let switched = anonymous.get("/lang?to=en&back=%2F%2Fevil.example");
+    assert_eq!(switched.location.as_deref(), Some("/"));
+    assert!(anonymous.get("/").body.contains("Welcome to Errandless"));
+
+    // The freshman: the subsidy, its reasons, who used their data.
+    let mut freshman = served.client();
+    let home = freshman.log_in(&served.phone("freshman"), PASSWORD);
+    assert_eq!(home.status, 200, "{}", home.body);
+    assert!(
+        home.body.contains("建档立卡家庭大学新生入学资助"),
+        "{}",
+        home.body
+    );
+    small(&home, "the home page");
+    let link = home
+        .body
+        .split("href=\"")
+        .find_map(|s| s.strip_prefix("/benefits/freshman-subsidy-2026/"))
+        .and_then(|s| s.split('"').next())
+        .expect("a link to the subsidy's reasons")
+        .to_owned();
+    let benefit = freshman.get(&format!("/benefits/freshman-subsidy-2026/{link}"));
+    assert_eq!(benefit.status, 200);
+    for part in ["id=\"conditions\"", "id=\"legal\"", "如何提出异议", "¥"] {
+        assert!(benefit.body.contains(part), "{part} in {}", benefit.body);
+    }
+    assert_eq!(
+        freshman
+            .get("/benefits/elderly-allowance-2026/2026-11")
+            .status,
+        404,
+        "a decision about someone else, or none, is not found"
+    );
+    let usage = freshman.get("/my-data");
+    assert_eq!(usage.status, 200);
+    let csrf = input_value(&usage.body, "csrf").expect("the page's form token");
+    let index = input_value(&usage.body, "index").expect("a record to verify");
+    let verified = freshman.post("/my-data/verify", &[("csrf", &csrf), ("index", &index)]);
+    assert!(verified.body.contains("已验证"), "{}", verified.body);
+    let foreign = freshman.post("/my-data/verify", &[("csrf", &csrf), ("index", "0")]);
+    assert!(
+        foreign.body.contains("验证失败") || foreign.body.contains("已验证"),
+        "record 0 is checked, and refused unless it is about the freshman"
+    );
+    let forged = freshman.post("/my-data/verify", &[("csrf", "forged"), ("index", &index)]);
+    assert_eq!(forged.status, 403, "a form without this session's token");
+
+    // An application: prefilled fields with their source; errors beside the fields.
+    let form = freshman.get("/services/student-status-certificate/apply");
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(
+        form.body.contains("readonly"),
+        "prefilled fields: {}",
+        form.body
+    );
+    assert!(form.body.contains("class=\"source\""), "sources named");
+    let csrf = input_value(&form.body, "csrf").expect("token");
+    let name = input_value(&form.body, "name").expect("the name, prefilled");
+    let wrong = freshman.post(
+        "/services/student-status-certificate/apply",
+        &[("csrf", &csrf), ("name", "Mallory"), ("purpose", "")],
+    );
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong.body.contains("aria-invalid=\"true\""),
+        "{}",
+        wrong.body
+    );
+    assert!(wrong.body.contains("field-error"));
+    assert!(
+        wrong.body.contains(&format!("value=\"{name}\"")) && !wrong.body.contains("Mallory"),
+        "a prefilled value stands as the department holds it"
+    );
+    let stale = freshman.post(
+        "/services/student-status-certificate/apply",
+        &[("csrf", "stale"), ("purpose", "transfer")],
+    );
+    assert_eq!(stale.status, 403);
+    let filed = freshman.post(
+        "/services/student-status-certificate/apply",
+        &[
+            ("csrf", &csrf),
+            ("name", "Mallory"),
+            ("purpose", "transfer"),
+        ],
+    );
+    assert_eq!(filed.status, 303, "{}", filed.body);
+    let case_path = filed.location.clone().expect("to the case");
+    let case_id = case_path.trim_start_matches("/cases/").to_owned();
+    assert!(freshman.get(&case_path).body.contains("已提交"));
+    assert!(freshman
+        .get("/")
+        .body
+        .contains(&format!("/cases/{case_id}")));
+
+    // The county officer moves it through to delivery; the form shows the island's name.
+    let mut officer = served.client();
+    officer.log_in(&served.phone("county officer"), PASSWORD);
+    let queue = officer.get("/console/cases");
+    assert_eq!(queue.status, 200);
+    assert!(
+        queue.body.contains(&format!("/console/cases/{case_id}")),
+        "{}",
+        queue.body
+    );
+    let detail = officer.get(&format!("/console/cases/{case_id}"));
+    assert!(detail.body.contains(&name) && !detail.body.contains("Mallory"));
+    let csrf = input_value(&detail.body, "csrf").expect("token");
+    for to in ["accepted", "in_review", "approved", "delivered"] {
+        let stepped = officer.post(
+            &format!("/console/cases/{case_id}/step"),
+            &[("csrf", &csrf), ("to", to), ("note", "")],
+        );
+        assert_eq!(
+            stepped.location.as_deref(),
+            Some(format!("/console/cases/{case_id}?done=1").as_str()),
+            "to {to}"
+        );
+    }
+    let illegal = officer.post(
+        &format!("/console/cases/{case_id}/step"),
+        &[("csrf", &csrf), ("to", "accepted"), ("note", "")],
+    );
+    assert!(
+        illegal
+            .location
+            .as_deref()
+            .is_some_and(|l| l.contains("error=")),
+        "a delivered case does not move back"
+    );
+
+    // The freshman rates it badly: the officer gets a follow-up to answer.
+    let case_page = freshman.get(&case_path);
+    assert!(case_page.body.contains("已送达") && case_page.body.contains("name=\"level\""));
+    let csrf = input_value(&case_page.body, "csrf").expect("token");
+    let rated = freshman.post(
+        &format!("{case_path}/rating"),
+        &[
+            ("csrf", &csrf),
+            ("level", "dissatisfied"),
+            ("comment", "太慢"),
+        ],
+    );
+    assert_eq!(rated.status, 303);
+    let case_page = freshman.get(&case_path);
+    assert!(case_page.body.contains("不满意") && !case_page.body.contains("name=\"level\""));
+    let follow_ups = officer.get("/console/ratings");
+    assert!(follow_ups.body.contains("太慢"), "{}", follow_ups.body);
+
+    // The officer approves the data request left for education.
+    let requests = officer.get("/console/exchange");
+    let action = requests
+        .body
+        .split("action=\"")
+        .find_map(|s| s.strip_prefix("/console/exchange/requests/"))
+        .and_then(|s| s.split('"').next())
+        .expect("a pending request")
+        .to_owned();
+    let csrf = input_value(&requests.body, "csrf").expect("token");
+    let approved = officer.post(
+        &format!("/console/exchange/requests/{action}"),
+        &[("csrf", &csrf), ("decision", "approve")],
+    );
+    assert_eq!(
+        approved.location.as_deref(),
+        Some("/console/exchange?done=1")
+    );
+    assert!(!officer.get("/console/exchange").body.contains(&action));
+
+    // Another county's case is not the officer's: a 403, counted and recorded.
+    let mut elderly = served.client();
+    elderly.log_in(&served.phone("elderly"), PASSWORD);
+    let form = elderly.get("/services/student-status-certificate/apply");
+    let csrf = input_value(&form.body, "csrf").expect("token");
+    let other = elderly.post(
+        "/services/student-status-certificate/apply",
+        &[
+            ("csrf", &csrf),
+            ("purpose", "abroad"),
+            ("name", "x"),
+            ("student_no", "x"),
+            ("school", "x"),
+        ],
+    );
+    let other_case = other.location.clone().unwrap_or_default();
+    let refusals = metric(&mut anonymous, "errandless_portal_refusals_total");
+    assert_eq!(other.status, 303, "{}", other.body);
+    let id = other_case.trim_start_matches("/cases/");
+    assert_eq!(officer.get(&format!("/console/cases/{id}")).status, 403);
+    assert!(
+        !officer
+            .get("/console/cases")
+            .body
+            .contains(&format!("/console/cases/{id}\"")),
+        "another county's case is not in the queue"
+    );
+    assert_eq!(
+        freshman.get(&other_case).status,
+        403,
+        "nor another citizen's"
+    );
+    // A citizen is no staff.
+    assert_eq!(freshman.get("/console").status, 403);
+    assert!(metric(&mut anonymous, "errandless_portal_refusals_total") > refusals);
+
+    // No input gives a 500.
+    for path in [
+        "/benefits/%00/%FF",
+        "/benefits/x",
+        "/cases/abc",
+        "/cases/99999999999999999999999",
+        "/cases/-1",
+        "/services/%3Cscript%3E",
+        "/services/student-status-certificate/apply?x=%00",
+        "/console/cases/abc",
+        "/console/policies?subject=%3Cscript%3E",
+        "/console/policies?subject=110101199003074258",
+        "/lang?to=%00&back=%0d%0aSet-Cookie:x=y",
+        "/my-data/verify",
+    ] {
+        for who in [&mut freshman, &mut officer, &mut anonymous] {
+            let page = who.get(path);
+            assert!(
+                page.status < 500,
+                "{path} gave {}: {}",
+                page.status,
+                page.body
+            );
+        }
+    }
+    let huge = "字".repeat(20_000);
+    let form = freshman.get("/services/student-status-certificate/apply");
+    let csrf = input_value(&form.body, "csrf").expect("token");
+    for body in [
+        vec![("csrf", csrf.as_str()), ("purpose", huge.as_str())],
+        vec![("csrf", csrf.as_str()), ("\u{0}", "\u{0}")],
+        vec![
+            ("csrf", csrf.as_str()),
+            ("purpose", "transfer"),
+            ("purpose", "abroad"),
+        ],
+    ] {
+        let page = freshman.post("/services/student-status-certificate/apply", &body);
+        assert!(page.status < 500, "{}: {}", page.status, page.body);
+    }
+    for path in [
+        "/cases/1/rating",
+        "/console/cases/1/step",
+        "/my-data/verify",
+        "/logout",
+    ] {
+        let page = freshman.post(path, &[("csrf", "x"), ("level", "\u{0}"), ("to", "🙂")]);
+        assert!(page.status < 500, "{path} gave {}", page.status);
+    }
+
+    // Logging out ends the portal's session.
+    let home = freshman.get("/");
+    let csrf = input_value(&home.body, "csrf").expect("token");
+    assert_eq!(freshman.post("/logout", &[("csrf", &csrf)]).status, 303);
+    assert_eq!(freshman.get("/my-data").status, 303);
+}
