@@ -42,7 +42,7 @@ if [ "${IDENTITY_ONLY:-0}" = 1 ]; then
   mkdir -p "$DATA"
   "$TARGET/examples/serve_identity" "$DATA" "$ISSUER" 127.0.0.1:$PORT 2>"$WORK/serve.log" &
 else
-  "$BIN" demo --people 2000 >/dev/null 2>&1
+  "$BIN" demo --no-serve --people 2000 >/dev/null 2>&1
   "$BIN" serve --listen 127.0.0.1:$PORT --issuer "$ISSUER" 2>"$WORK/serve.log" &
 fi
 SERVER=$!

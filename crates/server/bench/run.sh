@@ -28,7 +28,7 @@ export ERRANDLESS_DATA=$DATA
 unset ERRANDLESS_STORE_URL ERRANDLESS_CONFIG
 # The demo makes the ledger and registers the departments, civil_affairs and public_security
 # among them, with their keys under members/.
-"$BIN" demo --people 20000 >/dev/null 2>&1
+"$BIN" demo --no-serve --people 20000 >/dev/null 2>&1
 PORT=$((20000 + RANDOM % 20000))
 "$BIN" serve --listen 127.0.0.1:$PORT 2>"$WORK/serve.log" &
 SERVER=$!
