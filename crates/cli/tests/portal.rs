@@ -180,6 +180,12 @@ fn the_portal_and_the_console_over_http() {
     let forged = freshman.post("/my-data/verify", &[("csrf", "forged"), ("index", &index)]);
     assert_eq!(forged.status, 403, "a form without this session's token");
 
+    // A service that needs a second factor asks for it, instead of the form.
+    let step_up = freshman.get("/services/subsidy-card-account-change/apply");
+    assert_eq!(step_up.status, 403);
+    assert!(step_up.body.contains("acr=L3"), "{}", step_up.body);
+    assert!(!step_up.body.contains("readonly"), "no form, so no prefill read");
+
     // An application: prefilled fields with their source; errors beside the fields.
     let form = freshman.get("/services/student-status-certificate/apply");
     assert_eq!(form.status, 200, "{}", form.body);

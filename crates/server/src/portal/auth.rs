@@ -75,6 +75,8 @@ fn random() -> String {
 #[derive(Deserialize)]
 pub(super) struct LoginQuery {
     next: Option<String>,
+    /// A level to reach (`L3` for a second factor), for a service that needs it.
+    acr: Option<String>,
 }
 
 /// Starts a login: a fresh state, nonce and PKCE verifier in a short-lived cookie, and the
@@ -92,6 +94,14 @@ pub(super) async fn login(State(portal): State<Shared>, Query(q): Query<LoginQue
         .append_pair("nonce", &nonce)
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
+        .append_pair(
+            "acr_values",
+            q.acr
+                .as_deref()
+                .and_then(|a| a.parse::<Level>().ok())
+                .unwrap_or(Level::L1)
+                .code(),
+        )
         .finish();
     let mut r = see_other(&format!("/oauth/authorize?{query}"));
     r.headers_mut().append(

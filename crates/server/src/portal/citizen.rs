@@ -81,7 +81,7 @@ pub(super) async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: 
     let citizen = signed_in.citizen_id();
     if let Some(citizen) = &citizen {
         let store = portal.app.exchange.store();
-        let (decisions, received, mut titles) = match tokio::try_join!(
+        let (decisions, received, mut titles, mine) = match tokio::try_join!(
             async {
                 errandless_policy::enactment::decisions_of(store, citizen.as_str())
                     .await
@@ -93,6 +93,7 @@ pub(super) async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: 
                     .map_err(|e| e.to_string())
             },
             portal.policy_titles(),
+            portal.cases_of(visitor.lang, citizen.as_str()),
         ) {
             Ok(v) => v,
             Err(e) => return super::internal(&portal, &visitor, &e),
@@ -156,10 +157,7 @@ pub(super) async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: 
                 title,
             });
         }
-        match portal.cases_of(visitor.lang, citizen.as_str()).await {
-            Ok(c) => cases = c,
-            Err(e) => return super::internal(&portal, &visitor, &e),
-        }
+        cases = mine;
     }
     let c = visitor.chrome(&portal, tr.t("home-title"));
     page(

@@ -142,6 +142,8 @@ pub(crate) struct Visitor {
 pub(crate) struct SignedIn {
     pub session: String,
     pub account: Account,
+    /// The level the login reached.
+    pub level: errandless_identity::Level,
     pub roles: Vec<Assignment>,
 }
 
@@ -182,26 +184,20 @@ impl Visitor {
         let Ok(session) = portal.identity.sessions.find(cookie, now).await else {
             return visitor;
         };
-        let Ok(account) = portal
-            .identity
-            .provider
-            .accounts()
-            .find(&session.account_id)
-            .await
-        else {
+        let provider = &portal.identity.provider;
+        let staff = provider.staff();
+        let (account, roles) = tokio::join!(
+            provider.accounts().find(&session.account_id),
+            staff.of(&session.account_id)
+        );
+        let Ok(account) = account else {
             return visitor;
         };
-        let roles = portal
-            .identity
-            .provider
-            .staff()
-            .of(&account.id)
-            .await
-            .unwrap_or_default();
         visitor.signed_in = Some(SignedIn {
             session: cookie.to_owned(),
             account,
-            roles,
+            level: session.level,
+            roles: roles.unwrap_or_default(),
         });
         visitor
     }

@@ -278,6 +278,39 @@ fn form_page(
     page(status, visitor.lang, view.render())
 }
 
+#[derive(Template)]
+#[template(path = "step_up.html")]
+struct StepUpPage<'a> {
+    c: Chrome<'a>,
+    text: String,
+    login: String,
+}
+
+/// A service that needs a higher level than the login reached: a page that explains it and
+/// logs in again with the second factor, back to the form.
+fn needs_step_up(
+    portal: &Portal,
+    visitor: &Visitor,
+    level: errandless_identity::Level,
+    s: &Service,
+) -> Option<Response> {
+    let needed: errandless_identity::Level = s.assurance.code().parse().ok()?;
+    if level >= needed {
+        return None;
+    }
+    let tr = visitor.tr(portal);
+    let next = super::citizen::urlencode(&format!("/services/{}/apply", s.id));
+    let view = StepUpPage {
+        c: visitor.chrome(
+            portal,
+            tr.t1("apply-title", "service", s.title.get(lang_of(visitor.lang))),
+        ),
+        text: tr.t1("apply-level-needed", "level", needed.code()),
+        login: format!("/login?next={next}&acr={}", needed.code()),
+    };
+    Some(page(StatusCode::FORBIDDEN, visitor.lang, view.render()))
+}
+
 async fn prefill_for(
     portal: &Portal,
     session: &str,
@@ -321,6 +354,9 @@ async fn apply_form(
     let Some(citizen) = signed_in.citizen_id() else {
         return super::forbidden(&portal, &visitor, "apply_without_real_name").await;
     };
+    if let Some(step_up) = needs_step_up(&portal, &visitor, signed_in.level, s) {
+        return step_up;
+    }
     let prefill = prefill_for(&portal, &signed_in.session, s, citizen.as_str()).await;
     form_page(
         &portal,
@@ -359,6 +395,9 @@ async fn apply(
     let Some(citizen) = signed_in.citizen_id() else {
         return super::forbidden(&portal, &visitor, "apply_without_real_name").await;
     };
+    if let Some(step_up) = needs_step_up(&portal, &visitor, signed_in.level, s) {
+        return step_up;
+    }
     let mut values: Values = form.into_iter().collect();
     // What a department supplied stands as it was read, whatever the browser sent back.
     let prefill = apps
