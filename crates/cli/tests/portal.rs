@@ -184,7 +184,10 @@ fn the_portal_and_the_console_over_http() {
     let step_up = freshman.get("/services/subsidy-card-account-change/apply");
     assert_eq!(step_up.status, 403);
     assert!(step_up.body.contains("acr=L3"), "{}", step_up.body);
-    assert!(!step_up.body.contains("readonly"), "no form, so no prefill read");
+    assert!(
+        !step_up.body.contains("readonly"),
+        "no form, so no prefill read"
+    );
 
     // An application: prefilled fields with their source; errors beside the fields.
     let form = freshman.get("/services/student-status-certificate/apply");
@@ -340,6 +343,18 @@ fn the_portal_and_the_console_over_http() {
         403,
         "nor another citizen's"
     );
+    // The auditor sees the payment files and the run history; the county officer may not
+    // see payments.
+    let mut auditor = served.client();
+    auditor.log_in(&served.phone("auditor"), PASSWORD);
+    let payments = auditor.get("/console/payments");
+    assert_eq!(payments.status, 200);
+    assert!(payments.body.contains("ERRANDLESS-"), "a pain.001 file: {}", payments.body);
+    let policies = auditor.get("/console/policies");
+    assert!(policies.body.contains("freshman-subsidy-2026") && policies.body.contains("batch"));
+    assert!(auditor.get("/console/ledger").body.contains("ledger.errandless.example"));
+    assert_eq!(officer.get("/console/payments").status, 403);
+
     // A citizen is no staff.
     assert_eq!(freshman.get("/console").status, 403);
     assert!(metric(&mut anonymous, "errandless_portal_refusals_total") > refusals);

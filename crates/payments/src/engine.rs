@@ -796,20 +796,7 @@ impl Payments {
         )
         .fetch_all(self.store.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Notice {
-                    entitlement_id: r.try_get("id")?,
-                    policy_id: r.try_get("policy_id")?,
-                    period: r.try_get("period")?,
-                    subject_id: r.try_get("subject_id")?,
-                    payee_name: r.try_get("payee_name")?,
-                    amount: Fen(r.try_get("amount_fen")?),
-                    status: status_of(&r.try_get::<String, _>("status")?)?,
-                    reason: r.try_get("reason")?,
-                })
-            })
-            .collect()
+        rows.iter().map(notice_of).collect()
     }
 
     /// Records that the citizens of these entitlements were told to bind an account.
@@ -942,22 +929,7 @@ impl Payments {
 
     /// Entitlements and amounts by state.
     pub async fn status(&self) -> Result<Vec<StatusCount>, PaymentsError> {
-        let rows = sqlx::query(
-            "SELECT status, COUNT(*) AS n, CAST(SUM(amount_fen) AS BIGINT) AS s \
-             FROM payments_entitlements GROUP BY status ORDER BY status",
-        )
-        .fetch_all(self.store.pool())
-        .await?;
-        let mut out = Vec::new();
-        for r in &rows {
-            out.push(StatusCount {
-                status: status_of(&r.try_get::<String, _>("status")?)?,
-                count: u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
-                amount: Fen(r.try_get("s")?),
-            });
-        }
-        out.sort_by_key(|c| c.status);
-        Ok(out)
+        status_counts(&self.store).await
     }
 
     /// The history of the entitlement for (policy, period, subject), or None.
@@ -1251,4 +1223,88 @@ pub async fn entitlements_of(
         })
     })
     .collect()
+}
+
+/// Entitlements and their amount in each state. Read-only, as the console shows it.
+pub async fn status_counts(store: &Store) -> Result<Vec<StatusCount>, PaymentsError> {
+    let rows = sqlx::query(
+        "SELECT status, COUNT(*) AS n, CAST(SUM(amount_fen) AS BIGINT) AS s \
+         FROM payments_entitlements GROUP BY status ORDER BY status",
+    )
+    .fetch_all(store.pool())
+    .await?;
+    let mut out = Vec::new();
+    for r in &rows {
+        out.push(StatusCount {
+            status: status_of(&r.try_get::<String, _>("status")?)?,
+            count: u64::try_from(r.try_get::<i64, _>("n")?).unwrap_or(0),
+            amount: Fen(r.try_get("s")?),
+        });
+    }
+    out.sort_by_key(|c| c.status);
+    Ok(out)
+}
+
+/// A payment file as the console lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchSummary {
+    pub msg_id: String,
+    pub state: String,
+    pub created_ms: i64,
+    pub transfers: i64,
+    pub amount: Fen,
+    pub file_name: Option<String>,
+}
+
+/// The latest `limit` payment files, newest first.
+pub async fn batches(store: &Store, limit: i64) -> Result<Vec<BatchSummary>, PaymentsError> {
+    sqlx::query(
+        "SELECT msg_id, state, created_ms, nb_of_txs, ctrl_sum_fen, file_name \
+         FROM payments_batches ORDER BY seq DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(BatchSummary {
+            msg_id: r.try_get("msg_id")?,
+            state: r.try_get("state")?,
+            created_ms: r.try_get("created_ms")?,
+            transfers: r.try_get("nb_of_txs")?,
+            amount: Fen(r.try_get("ctrl_sum_fen")?),
+            file_name: r.try_get("file_name")?,
+        })
+    })
+    .collect()
+}
+
+/// The latest `limit` entitlements the bank returned or that wait for an account, newest
+/// first, with the bank's reason.
+pub async fn returned(store: &Store, limit: i64) -> Result<Vec<Notice>, PaymentsError> {
+    sqlx::query(
+        "SELECT id, policy_id, period, subject_id, payee_name, amount_fen, status, reason \
+         FROM payments_entitlements \
+         WHERE status IN ('needs_account', 'notified') OR reason IS NOT NULL \
+         ORDER BY updated_ms DESC, id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?
+    .iter()
+    .map(notice_of)
+    .collect()
+}
+
+fn notice_of(r: &sqlx::any::AnyRow) -> Result<Notice, PaymentsError> {
+    Ok(Notice {
+        entitlement_id: r.try_get("id")?,
+        policy_id: r.try_get("policy_id")?,
+        period: r.try_get("period")?,
+        subject_id: r.try_get("subject_id")?,
+        payee_name: r.try_get("payee_name")?,
+        amount: Fen(r.try_get("amount_fen")?),
+        status: status_of(&r.try_get::<String, _>("status")?)?,
+        reason: r.try_get("reason")?,
+    })
 }

@@ -77,8 +77,9 @@ pub mod xml;
 
 pub use amount::{AmountError, Fen, MAX_PAYMENT_FEN};
 pub use engine::{
-    entitlements_of, AttemptRecord, BatchFile, EntitleReport, EventRecord, ImportReport, Notice,
-    Payer, Payments, Received, StatusCount, Trace, MAX_ATTEMPTS,
+    batches, entitlements_of, returned, status_counts, AttemptRecord, BatchFile, BatchSummary,
+    EntitleReport, EventRecord, ImportReport, Notice, Payer, Payments, Received, StatusCount,
+    Trace, MAX_ATTEMPTS,
 };
 pub use time::{iso_date, iso_date_time};
 

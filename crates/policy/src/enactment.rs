@@ -735,3 +735,42 @@ pub async fn examples(
     .await?;
     rows.iter().map(recorded_of).collect()
 }
+
+/// One run of a policy, as its history lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunRecord {
+    pub id: i64,
+    pub policy_id: String,
+    pub policy_hash: String,
+    pub period: String,
+    /// `batch` or `delta`.
+    pub run: String,
+    pub evaluated: i64,
+    pub recorded: i64,
+    pub at_ms: i64,
+}
+
+/// The latest `limit` runs of every policy, newest first.
+pub async fn runs(store: &Store, limit: i64) -> Result<Vec<RunRecord>, EnactError> {
+    let rows = sqlx::query(
+        "SELECT id, policy_id, policy_hash, period, run, evaluated, recorded, at_ms \
+         FROM policy_enactments ORDER BY id DESC LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(store.pool())
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(RunRecord {
+                id: r.try_get("id")?,
+                policy_id: r.try_get("policy_id")?,
+                policy_hash: r.try_get("policy_hash")?,
+                period: r.try_get("period")?,
+                run: r.try_get("run")?,
+                evaluated: r.try_get("evaluated")?,
+                recorded: r.try_get("recorded")?,
+                at_ms: r.try_get("at_ms")?,
+            })
+        })
+        .collect()
+}

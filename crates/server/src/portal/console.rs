@@ -26,6 +26,7 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/ratings", get(ratings))
         .route("/console/ratings/{id}/answer", post(answer))
         .route("/console/policies", get(policies))
+        .route("/console/payments", get(payments))
         .route("/console/ledger", get(ledger))
 }
 
@@ -87,6 +88,7 @@ fn nav(tr: Tr<'_>) -> Vec<(&'static str, String)> {
         ("/console/cases", "console-cases"),
         ("/console/ratings", "console-ratings"),
         ("/console/policies", "console-policies"),
+        ("/console/payments", "console-payments"),
         ("/console/ledger", "console-ledger"),
     ]
     .into_iter()
@@ -811,14 +813,160 @@ async fn policies(
             });
         }
     }
+    let mut history = Panel::new(
+        tr.t("console-runs"),
+        vec![
+            tr.t("console-col-policy"),
+            tr.t("console-col-period"),
+            tr.t("console-col-run"),
+            tr.t("console-col-evaluated"),
+            tr.t("console-col-recorded"),
+            tr.t("my-data-when"),
+        ],
+    );
+    let runs = match errandless_policy::enactment::runs(portal.app.exchange.store(), 50).await {
+        Ok(r) => r,
+        Err(e) => return super::internal(&portal, &visitor, &e),
+    };
+    for r in runs {
+        history.rows.push(Row {
+            cells: vec![
+                r.policy_id,
+                r.period,
+                r.run,
+                r.evaluated.to_string(),
+                r.recorded.to_string(),
+                crate::time::rfc3339(r.at_ms).replace('T', " "),
+            ],
+            ..Row::default()
+        });
+    }
     render(
         &portal,
         &visitor,
         "/console/policies",
         "console-policies",
         None,
-        vec![in_force, lookup],
+        vec![in_force, history, lookup],
     )
+}
+
+/// Payments: entitlements by state, the payment files, and what the bank returned or waits
+/// for an account. For policy officers and operators everywhere, for auditors in their
+/// division (by the payee's ID number).
+async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    let roles = match staff(&portal, &visitor, "console_payments").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let everywhere = roles
+        .iter()
+        .any(|a| matches!(a.role, Role::PolicyOfficer | Role::Operator));
+    if !everywhere && !roles.iter().any(|a| a.role == Role::Auditor) {
+        return super::forbidden(&portal, &visitor, "console_payments").await;
+    }
+    let tr = visitor.tr(&portal);
+    let store = portal.app.exchange.store();
+    let (counts, files, back) = match tokio::try_join!(
+        errandless_payments::status_counts(store),
+        errandless_payments::batches(store, 50),
+        errandless_payments::returned(store, 200),
+    ) {
+        Ok(v) => v,
+        Err(e) => return super::internal(&portal, &visitor, &e),
+    };
+    let yuan = |f: errandless_payments::Fen| errandless_policy::explanation::yuan(f.0);
+    let mut states = Panel::new(
+        tr.t("console-payments"),
+        vec![
+            tr.t("console-col-state"),
+            tr.t("console-col-count"),
+            tr.t("console-col-amount"),
+        ],
+    );
+    for c in counts {
+        let (_, id) = super::citizen::status_words(c.status);
+        states.rows.push(Row {
+            cells: vec![tr.t(id), c.count.to_string(), yuan(c.amount)],
+            ..Row::default()
+        });
+    }
+    let mut batches = Panel::new(
+        tr.t("console-batches"),
+        vec![
+            "MsgId".to_owned(),
+            tr.t("console-col-state"),
+            tr.t("console-col-count"),
+            tr.t("console-col-amount"),
+            tr.t("my-data-when"),
+        ],
+    );
+    for b in files {
+        batches.rows.push(Row {
+            cells: vec![
+                b.msg_id,
+                b.state,
+                b.transfers.to_string(),
+                yuan(b.amount),
+                crate::time::rfc3339(b.created_ms).replace('T', " "),
+            ],
+            ..Row::default()
+        });
+    }
+    let mut rejections = Panel::new(
+        tr.t("console-rejections"),
+        vec![
+            tr.t("console-col-policy"),
+            tr.t("console-col-period"),
+            tr.t("console-lookup-subject"),
+            tr.t("console-col-amount"),
+            tr.t("console-col-state"),
+            tr.t("console-col-reason"),
+        ],
+    );
+    for n in back {
+        let division = format!("{}000000", n.subject_id.get(..6).unwrap_or_default());
+        if !everywhere
+            && decide(
+                &roles,
+                Action::ReadDataUsage {
+                    division: &division,
+                },
+            )
+            .is_err()
+        {
+            continue;
+        }
+        let (_, id) = super::citizen::status_words(n.status);
+        rejections.rows.push(Row {
+            cells: vec![
+                n.policy_id,
+                n.period,
+                masked(&n.subject_id),
+                yuan(n.amount),
+                tr.t(id),
+                n.reason.unwrap_or_default(),
+            ],
+            ..Row::default()
+        });
+    }
+    render(
+        &portal,
+        &visitor,
+        "/console/payments",
+        "console-payments",
+        None,
+        vec![states, batches, rejections],
+    )
+}
+
+/// An ID number with its middle hidden, as staff lists show it.
+fn masked(id: &str) -> String {
+    match (id.get(..6), id.get(id.len().saturating_sub(4)..)) {
+        (Some(head), Some(tail)) if id.len() > 10 => format!("{head}********{tail}"),
+        _ => "*".repeat(id.len()),
+    }
 }
 
 /// The ledger: its size, its latest checkpoint as signed, and the witnesses' cosignatures.
