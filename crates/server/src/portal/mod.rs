@@ -34,6 +34,7 @@ mod citizen;
 mod console;
 mod data;
 mod i18n;
+mod registration;
 pub(crate) mod services;
 
 pub use i18n::{Lang, Messages, Tr};
@@ -122,6 +123,7 @@ pub(crate) async fn routes(
         .route("/my-data/verify", post(citizen::verify))
         .merge(citizen::service_routes())
         .merge(console::routes())
+        .merge(registration::routes())
         .route("/assets/portal.css", get(stylesheet))
         .route("/assets/htmx.min.js", get(htmx))
         .fallback(not_found)
