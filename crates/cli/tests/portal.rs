@@ -349,10 +349,17 @@ fn the_portal_and_the_console_over_http() {
     auditor.log_in(&served.phone("auditor"), PASSWORD);
     let payments = auditor.get("/console/payments");
     assert_eq!(payments.status, 200);
-    assert!(payments.body.contains("ERRANDLESS-"), "a pain.001 file: {}", payments.body);
+    assert!(
+        payments.body.contains("ERRANDLESS-"),
+        "a pain.001 file: {}",
+        payments.body
+    );
     let policies = auditor.get("/console/policies");
     assert!(policies.body.contains("freshman-subsidy-2026") && policies.body.contains("batch"));
-    assert!(auditor.get("/console/ledger").body.contains("ledger.errandless.example"));
+    assert!(auditor
+        .get("/console/ledger")
+        .body
+        .contains("ledger.errandless.example"));
     assert_eq!(officer.get("/console/payments").status, 403);
 
     // A citizen is no staff.
