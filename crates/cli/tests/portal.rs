@@ -309,7 +309,12 @@ fn the_portal_and_the_console_over_http() {
         approved.location.as_deref(),
         Some("/console/exchange?done=1")
     );
-    assert!(!officer.get("/console/exchange").body.contains(&action));
+    let after = officer.get("/console/exchange").body;
+    assert!(!after.contains(&action), "no longer pending");
+    assert!(
+        after.contains("human_resources") && after.contains("有效"),
+        "and now among the department's grants in force"
+    );
 
     // Another county's case is not the officer's: a 403, counted and recorded.
     let mut elderly = served.client();

@@ -419,6 +419,18 @@ impl Grants {
         row.map(|r| grant_of(&r)).transpose()
     }
 
+    /// Every grant on the datasets `owner` publishes, newest first: what its officers review.
+    pub async fn granted_by(&self, owner: &str) -> Result<Vec<Grant>, GrantError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REQUEST_COLUMNS}, request_id, granted_at, revoked_at, revoke_reason \
+             FROM exchange_grants WHERE owner = $1 ORDER BY granted_at DESC, id"
+        ))
+        .bind(owner)
+        .fetch_all(self.store.pool())
+        .await?;
+        rows.iter().map(grant_of).collect()
+    }
+
     /// Every grant, revoked or not, that `consumer` holds on `dataset`, oldest first.
     pub async fn grants_of(&self, consumer: &str, dataset: &str) -> Result<Vec<Grant>, GrantError> {
         let rows = sqlx::query(&format!(

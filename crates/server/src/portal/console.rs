@@ -478,6 +478,16 @@ async fn exchange(
         tr.t("console-datasets"),
         vec![tr.t("console-col-dataset"), tr.t("console-col-fields")],
     );
+    let mut grants = Panel::new(
+        tr.t("console-grants"),
+        vec![
+            tr.t("console-col-consumer"),
+            tr.t("console-col-dataset"),
+            tr.t("console-col-fields"),
+            tr.t("console-col-purpose"),
+            tr.t("console-col-state"),
+        ],
+    );
     let standard = errandless_standards::Standard::builtin();
     for department in &departments {
         let pending = match portal.app.exchange.grants().pending_for(department).await {
@@ -515,6 +525,24 @@ async fn exchange(
                 ..Row::default()
             });
         }
+        let held = match portal.app.exchange.grants().granted_by(department).await {
+            Ok(g) => g,
+            Err(e) => return super::internal(&portal, &visitor, &e),
+        };
+        let now = now_millis();
+        for g in held {
+            let t = &g.terms;
+            grants.rows.push(Row {
+                cells: vec![
+                    t.consumer.clone(),
+                    dataset_name(&t.dataset, lang),
+                    t.fields.join(", "),
+                    lang.pick(t.purpose.zh(), t.purpose.en()).to_owned(),
+                    grant_state(g.state_at(now), tr),
+                ],
+                ..Row::default()
+            });
+        }
         for d in standard.datasets().filter(|d| d.department == *department) {
             datasets.rows.push(Row {
                 cells: vec![
@@ -535,7 +563,7 @@ async fn exchange(
         "/console/exchange",
         "console-exchange",
         notice(tr, &n),
-        vec![requests, datasets],
+        vec![requests, grants, datasets],
     )
 }
 
@@ -959,6 +987,17 @@ async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) ->
         None,
         vec![states, batches, rejections],
     )
+}
+
+fn grant_state(state: errandless_exchange::GrantState, tr: Tr<'_>) -> String {
+    use errandless_exchange::GrantState::*;
+    let (zh, en) = match state {
+        Valid => ("有效", "in force"),
+        NotYetValid => ("未生效", "not yet in force"),
+        Expired => ("已过期", "expired"),
+        Revoked => ("已撤销", "revoked"),
+    };
+    tr.pick(zh, en).to_owned()
 }
 
 /// An ID number with its middle hidden, as staff lists show it.
