@@ -4,14 +4,14 @@
 //!
 //! The tests run when `ERRANDLESS_TEST_CHROMEDRIVER` names the chromedriver binary, and check
 //! accessibility when `ERRANDLESS_TEST_AXE` names axe-core's `axe.min.js` (see the README).
-//! One demo province serves both tests; they take turns with the browser.
+//! One demo province serves all the tests; they take turns with the browser, in any order.
 
 mod common;
 
 #[path = "common/browser.rs"]
 mod browser;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
@@ -234,10 +234,27 @@ fn browser(setup: &Setup, test: &str, demo: &'static Demo) -> Browser {
     b
 }
 
-/// Logs in through the provider from the portal's landing page, as `phone`; checks the
-/// provider's pages for accessibility and allows the portal on the consent page. Returns
-/// whether the provider asked for consent (it does at an account's first login).
-fn log_in(b: &mut Browser, phone: &str, password: &str) -> bool {
+/// What happened at a login.
+struct Login {
+    /// Whether it was the account's first login to the demo, of all the tests'.
+    first: bool,
+    /// Whether the provider asked for consent.
+    consent: bool,
+}
+
+/// Whether `phone` logs in to the demo for the first time; notes that it has.
+fn first_login(phone: &str) -> bool {
+    static SEEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    SEEN.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(phone.to_owned())
+}
+
+/// Logs in through the provider from the portal's landing page, as `phone`, in the browser's
+/// current session; checks the provider's pages for accessibility and allows the portal on the
+/// consent page when it is shown.
+fn log_in(b: &mut Browser, phone: &str, password: &str) -> Login {
+    let first = first_login(phone);
     b.step("landing page", |b| {
         b.goto("/")?;
         b.wait_for_path("/")?;
@@ -284,7 +301,7 @@ fn log_in(b: &mut Browser, phone: &str, password: &str) -> bool {
         b.wait_for_path("/")?;
         b.wait_for("form[action='/logout']")
     });
-    consent
+    Login { first, consent }
 }
 
 #[test]
@@ -297,9 +314,10 @@ fn freshman_sees_the_subsidy_its_reasons_and_who_used_their_data() {
     let demo = demo();
     let started = Instant::now();
     let mut b = browser(&setup, TEST, demo);
-    let consent = log_in(&mut b, demo.phone(&["freshman (paid)"]), &demo.password);
+    b.name_session("freshman");
+    let login = log_in(&mut b, demo.phone(&["freshman (paid)"]), &demo.password);
     b.step("consent asked at the first login", |_| {
-        check(consent, || {
+        check(login.consent || !login.first, || {
             "the provider did not ask the freshman to consent at their first login".to_owned()
         })
     });
@@ -435,7 +453,7 @@ fn a_verify_form_with_a_forged_token_is_refused() {
     let demo = demo();
     let started = Instant::now();
     let mut b = browser(&setup, TEST, demo);
-    // Not the freshman: the other test sees the freshman's first login.
+    b.name_session("citizen");
     let phone = demo.phone(&["elderly citizen", "near miss"]);
     log_in(&mut b, phone, &demo.password);
 
@@ -473,6 +491,394 @@ fn a_verify_form_with_a_forged_token_is_refused() {
         check(verdicts.iter().any(|v| v.starts_with("已验证")), || {
             format!("the genuine form was not answered with a verified record: {verdicts:?}")
         })
+    });
+
+    eprintln!(
+        "{TEST}: the browser's part took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    b.finish();
+}
+
+/// The service the tests apply for, and its title.
+const CERTIFICATE: &str = "student-status-certificate";
+const CERTIFICATE_TITLE: &str = "学籍证明开具";
+
+/// The case's number from the address of its page, `/cases/{id}`.
+fn case_id(path: &str) -> Result<i64, String> {
+    path.strip_prefix("/cases/")
+        .and_then(|id| id.parse().ok())
+        .ok_or_else(|| format!("{path} is not a case's page"))
+}
+
+/// The state a case's page shows, in the facts at its top.
+fn case_state(b: &Browser) -> Result<String, String> {
+    b.text("dl.facts dd span.tag")
+}
+
+#[test]
+fn the_freshman_applies_with_prefilled_fields_and_rates_after_approval() {
+    const TEST: &str = "the_freshman_applies_with_prefilled_fields_and_rates_after_approval";
+    let Some(setup) = Setup::from_env() else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let demo = demo();
+    let started = Instant::now();
+    let mut b = browser(&setup, TEST, demo);
+    b.name_session("freshman");
+    log_in(&mut b, demo.phone(&["freshman (paid)"]), &demo.password);
+
+    b.step("catalogue: searched for 学籍 in place", |b| {
+        b.loading(|b| b.click("header nav a[href='/services']"))?;
+        b.wait_for_path("/services")?;
+        let all = b.all("#results li")?.len();
+        b.audit("catalogue")?;
+        // A page that htmx changes in place keeps this mark; a new page has none.
+        b.js("window.errandlessSamePage = true;", vec![])?;
+        b.fill("#q", "学籍")?;
+        b.wait_until("the results for 学籍", Duration::from_secs(10), |b| {
+            let shown = b.texts("#results li a strong")?;
+            let found = shown.len() < all && shown.iter().any(|t| t == CERTIFICATE_TITLE);
+            Ok((!found).then(|| format!("{} of {all} services: {shown:?}", shown.len())))
+        })?;
+        let same = b.js("return window.errandlessSamePage === true;", vec![])?;
+        check(same == true, || {
+            "the search loaded a new page instead of changing the results in place".to_owned()
+        })?;
+        let url = b.current_url()?;
+        check(url.contains("q="), || {
+            format!("the address does not keep the search: {url}")
+        })?;
+        b.audit("catalogue, searched")
+    });
+
+    b.step("service page", |b| {
+        b.loading(|b| b.click_text("#results li a", CERTIFICATE_TITLE))?;
+        b.wait_for_path(&format!("/services/{CERTIFICATE}"))?;
+        let title = b.text("main h1")?;
+        check(title == CERTIFICATE_TITLE, || {
+            format!("the service page's title is {title:?}")
+        })?;
+        b.audit("service")
+    });
+
+    let name = b.step("apply form: the name filled in, with its source", |b| {
+        b.loading(|b| b.click_text("main a.button", "在线申请"))?;
+        b.wait_for_path(&format!("/services/{CERTIFICATE}/apply"))?;
+        let readonly = b.attr("#f-name", "readonly")?;
+        check(readonly.is_some(), || {
+            "the name the education department holds can be changed".to_owned()
+        })?;
+        let name = b.attr("#f-name", "value")?.unwrap_or_default();
+        check(!name.trim().is_empty(), || {
+            "the name is not filled in".to_owned()
+        })?;
+        let source = b.text("#d-name p.source")?;
+        check(source.starts_with("来自"), || {
+            format!("the name's source line reads {source:?}")
+        })?;
+        let described = b.attr("#f-name", "aria-describedby")?;
+        check(described.as_deref() == Some("d-name"), || {
+            format!("the name field is described by {described:?}, not its source line")
+        })?;
+        b.audit("apply form")?;
+        Ok(name)
+    });
+
+    b.step("submitted without a purpose: the error beside it", |b| {
+        b.loading(|b| b.click_text("main form button[type=submit]", "确认并提交"))?;
+        let status = b.status()?;
+        check(status == 422, || format!("status {status}, not 422"))?;
+        b.find("div.alert.bad[role=alert] a[href='#f-purpose']")?;
+        let invalid: Vec<String> = b
+            .all("[aria-invalid=true]")?
+            .iter()
+            .map(|e| b.run(e.attr("id")).map(Option::unwrap_or_default))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("reading the ids of the invalid fields: {e}"))?;
+        check(invalid == ["f-purpose"], || {
+            format!("the fields marked invalid are {invalid:?}, not the purpose alone")
+        })?;
+        let error = b.text("#d-purpose p.field-error")?;
+        check(!error.trim().is_empty(), || {
+            "the error beside the purpose says nothing".to_owned()
+        })?;
+        // What the department holds stands as it was.
+        let kept = b.attr("#f-name", "value")?.unwrap_or_default();
+        check(kept == name, || {
+            format!("the name was {name:?} and is now {kept:?}")
+        })?;
+        check(b.attr("#f-name", "readonly")?.is_some(), || {
+            "the name can be changed after the error".to_owned()
+        })?;
+        b.find("#d-name p.source")?;
+        b.audit("apply form, with an error")
+    });
+
+    let case = b.step("submitted with a purpose: the case submitted", |b| {
+        b.choose("#f-purpose", "transfer")?;
+        b.loading(|b| b.click_text("main form button[type=submit]", "确认并提交"))?;
+        let case = case_id(&b.path()?)?;
+        let state = case_state(b)?;
+        check(state == "已提交", || format!("the case is {state:?}"))?;
+        b.audit("case")?;
+        Ok(case)
+    });
+    let console_case = format!("/console/cases/{case}");
+
+    b.step("a browser of their own for the county officer", |b| {
+        b.session("officer")
+    });
+    log_in(&mut b, demo.phone(&["county officer"]), &demo.password);
+
+    b.step("console: the officer's roles", |b| {
+        b.loading(|b| b.click("header nav a[href='/console']"))?;
+        b.wait_for_path("/console")?;
+        let roles = b.text("main table")?;
+        check(roles.contains("部门工作人员"), || {
+            format!("the officer's roles are {roles:?}")
+        })?;
+        b.audit("console")
+    });
+
+    b.step("console: the queue lists the case", |b| {
+        b.loading(|b| b.click("nav.tabs a[href='/console/cases']"))?;
+        b.wait_for_path("/console/cases")?;
+        let row = b.text(&format!("tr:has(td:first-child a[href='{console_case}'])"))?;
+        check(
+            row.contains(CERTIFICATE_TITLE) && row.contains("已提交"),
+            || format!("the queue's row of the case reads {row:?}"),
+        )?;
+        b.audit("console queue")
+    });
+
+    b.step("console: the case as submitted", |b| {
+        b.loading(|b| b.click(&format!("td:first-child a[href='{console_case}']")))?;
+        b.wait_for_path(&console_case)?;
+        let text = b.text("main")?;
+        check(text.contains(&name), || {
+            format!("the case in the console does not show the name {name:?}:\n{text}")
+        })?;
+        b.audit("console case")
+    });
+
+    for (to, state) in [
+        ("accepted", "已受理"),
+        ("in_review", "审查中"),
+        ("approved", "已办结（准予）"),
+        ("delivered", "已送达"),
+    ] {
+        b.step(&format!("console: the case moved to {to}"), |b| {
+            let note = format!("浏览器测试：{state}");
+            b.fill(&format!("#note-{to}"), &note)?;
+            let buttons = format!("form[action='{console_case}/step'] button");
+            b.loading(|b| b.click_text(&buttons, &format!("转为“{state}”")))?;
+            b.wait_for_path(&console_case)?;
+            let notice = b.text("main p.alert[role=status]")?;
+            check(notice == "已处理。", || {
+                format!("the notice reads {notice:?}")
+            })?;
+            let shown = b.text("section[aria-labelledby=panel-1] tbody td:nth-child(2)")?;
+            check(shown == state, || format!("the case is {shown:?}"))?;
+            let text = b.text("main")?;
+            check(text.contains(&note), || {
+                format!("the history does not show the note {note:?}:\n{text}")
+            })?;
+            b.audit(&format!("console case, {to}"))
+        });
+    }
+    b.step("console: a delivered case goes no further", |b| {
+        let left = b.texts(&format!("form[action='{console_case}/step'] button"))?;
+        check(left.is_empty(), || {
+            format!("a delivered case can still be moved: {left:?}")
+        })
+    });
+
+    let comment = format!("等了太久（办件 #{case}）");
+    b.step("back to the freshman's browser", |b| b.session("freshman"));
+    b.step("home: the case, delivered", |b| {
+        b.loading(|b| b.click("header nav a[href='/']"))?;
+        b.wait_for_path("/")?;
+        b.audit("home, a case delivered")?;
+        b.loading(|b| b.click(&format!("main a[href='/cases/{case}']")))?;
+        b.wait_for_path(&format!("/cases/{case}"))?;
+        let state = case_state(b)?;
+        check(state == "已送达", || format!("the case is {state:?}"))?;
+        b.find("section#rate")?;
+        b.audit("case, to rate")
+    });
+
+    b.step("case: rated 不满意, with a comment", |b| {
+        b.click_text("section#rate label", "不满意")?;
+        let chosen = b.js(
+            "const c = document.querySelector('section#rate input[name=level]:checked');
+             return c ? c.value : null;",
+            vec![],
+        )?;
+        check(chosen == "dissatisfied", || {
+            format!("the rating chosen is {chosen}")
+        })?;
+        b.fill("#comment", &comment)?;
+        b.loading(|b| b.click_text("section#rate button", "提交评价"))?;
+        b.wait_for_path(&format!("/cases/{case}"))?;
+        let said = b.text("main p.alert.good")?;
+        check(
+            said.starts_with("你的评价") && said.ends_with("不满意"),
+            || format!("the case page says {said:?} of the rating"),
+        )?;
+        check(!b.exists("section#rate")?, || {
+            "the case can be rated again".to_owned()
+        })?;
+        b.audit("case, rated")
+    });
+
+    b.step("back to the officer's browser", |b| b.session("officer"));
+    b.step(
+        "console: the bad rating to follow up, with its comment",
+        |b| {
+            b.loading(|b| b.click("nav.tabs a[href='/console/ratings']"))?;
+            b.wait_for_path("/console/ratings")?;
+            let row = b.text(&format!("tr:has(td:first-child a[href='{console_case}'])"))?;
+            check(row.contains("不满意") && row.contains(&comment), || {
+                format!("the follow-up of the case reads {row:?}")
+            })?;
+            b.audit("console ratings")
+        },
+    );
+
+    eprintln!(
+        "{TEST}: the browser's part took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    b.finish();
+}
+
+#[test]
+fn the_county_officer_approves_a_data_request_and_cannot_see_another_countys_case() {
+    const TEST: &str =
+        "the_county_officer_approves_a_data_request_and_cannot_see_another_countys_case";
+    let Some(setup) = Setup::from_env() else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let demo = demo();
+    let started = Instant::now();
+    let mut b = browser(&setup, TEST, demo);
+    b.name_session("officer");
+    log_in(&mut b, demo.phone(&["county officer"]), &demo.password);
+
+    let request = b.step("console: a data request waits for education", |b| {
+        b.loading(|b| b.click("header nav a[href='/console']"))?;
+        b.wait_for_path("/console")?;
+        b.audit("console")?;
+        b.loading(|b| b.click("nav.tabs a[href='/console/exchange']"))?;
+        b.wait_for_path("/console/exchange")?;
+        b.audit("console exchange")?;
+        b.attr(
+            "form[action^='/console/exchange/requests/']:has(input[name=decision][value=approve])",
+            "action",
+        )?
+        .ok_or_else(|| "the approval form has no action".to_owned())
+    });
+
+    b.step("console: the request approved", |b| {
+        let buttons = format!("form[action='{request}'] button");
+        b.loading(|b| b.click_text(&buttons, "批准"))?;
+        b.wait_for_path("/console/exchange")?;
+        let notice = b.text("main p.alert[role=status]")?;
+        check(notice == "已处理。", || {
+            format!("the notice reads {notice:?}")
+        })?;
+        check(!b.exists(&format!("form[action='{request}']"))?, || {
+            format!("the request {request} still waits")
+        })?;
+        b.audit("console exchange, approved")
+    });
+
+    b.step("a browser of their own for the elderly citizen", |b| {
+        b.session("elderly")
+    });
+    log_in(&mut b, demo.phone(&["elderly citizen"]), &demo.password);
+
+    // The elderly citizen has no student record: they type what a student's form asks.
+    let typed = [
+        ("name", "张国"),
+        ("student_no", "G520101193103282213"),
+        ("school", "贵阳市第一中学"),
+    ];
+    b.step("apply form: nothing to fill in from education", |b| {
+        b.goto(&format!("/services/{CERTIFICATE}"))?;
+        b.wait_for_path(&format!("/services/{CERTIFICATE}"))?;
+        b.audit("service")?;
+        b.loading(|b| b.click_text("main a.button", "在线申请"))?;
+        b.wait_for_path(&format!("/services/{CERTIFICATE}/apply"))?;
+        for (field, _) in typed {
+            let css = format!("#f-{field}");
+            check(b.attr(&css, "readonly")?.is_none(), || {
+                format!("{css} cannot be typed into")
+            })?;
+            let value = b.attr(&css, "value")?.unwrap_or_default();
+            check(value.is_empty(), || format!("{css} holds {value:?}"))?;
+        }
+        b.audit("apply form, nothing filled in")
+    });
+
+    b.step("submitted without a purpose: what was typed kept", |b| {
+        for (field, value) in typed {
+            b.fill(&format!("#f-{field}"), value)?;
+        }
+        b.loading(|b| b.click_text("main form button[type=submit]", "确认并提交"))?;
+        b.find("div.alert.bad[role=alert] a[href='#f-purpose']")?;
+        let invalid = b.attr("#f-purpose", "aria-invalid")?;
+        check(invalid.as_deref() == Some("true"), || {
+            format!("the purpose is marked aria-invalid={invalid:?}")
+        })?;
+        b.find("#d-purpose p.field-error")?;
+        for (field, value) in typed {
+            let css = format!("#f-{field}");
+            let kept = b.attr(&css, "value")?.unwrap_or_default();
+            check(kept == value, || {
+                format!("{css} held {value:?} and now {kept:?}")
+            })?;
+            check(b.attr(&css, "aria-invalid")?.is_none(), || {
+                format!("{css} is marked invalid")
+            })?;
+        }
+        b.audit("apply form, typed, with an error")
+    });
+
+    let case = b.step("submitted with a purpose: the case submitted", |b| {
+        b.choose("#f-purpose", "abroad")?;
+        b.loading(|b| b.click_text("main form button[type=submit]", "确认并提交"))?;
+        let case = case_id(&b.path()?)?;
+        let state = case_state(b)?;
+        check(state == "已提交", || format!("the case is {state:?}"))?;
+        b.audit("case")?;
+        Ok(case)
+    });
+    let console_case = format!("/console/cases/{case}");
+
+    b.step("back to the officer's browser", |b| b.session("officer"));
+    b.step("console: another county's case is refused", |b| {
+        b.goto(&console_case)?;
+        b.wait_for_path(&console_case)?;
+        let status = b.status()?;
+        check(status == 403, || format!("status {status}, not 403"))?;
+        let title = b.text("main h1")?;
+        check(title == "无权访问", || {
+            format!("the page's title is {title:?}")
+        })?;
+        b.audit("forbidden")
+    });
+
+    b.step("console: nor is it in the queue", |b| {
+        b.goto("/console/cases")?;
+        b.wait_for_path("/console/cases")?;
+        check(!b.exists(&format!("a[href='{console_case}']"))?, || {
+            format!("the queue lists {console_case}")
+        })?;
+        b.audit("console queue")
     });
 
     eprintln!(

@@ -1,6 +1,7 @@
 //! A WebDriver harness for the portal's browser tests: ChromeDriver started on a free port,
-//! headless Chromium the size of a phone, axe-core's accessibility rules run on the pages the
-//! tests visit, and a screenshot with the page source of each failed step.
+//! headless Chromium the size of a phone (one browser per person a test plays, each with its
+//! own cookies), the pages the tests visit checked to fit the phone's screen and against
+//! axe-core's accessibility rules, and a screenshot with the page source of each failed step.
 //!
 //! The browser tests run when `ERRANDLESS_TEST_CHROMEDRIVER` names the chromedriver binary
 //! (`ERRANDLESS_TEST_CHROMIUM` names the browser, `/usr/bin/chromium` by default);
@@ -122,12 +123,28 @@ pub fn screenshot_dir() -> PathBuf {
     target.join("browser-screenshots")
 }
 
-/// A headless Chromium driven through its own ChromeDriver; both stop when it is dropped.
+/// The name of the session [`Browser::start`] opens, until [`Browser::name_session`] names it.
+const FIRST_SESSION: &str = "first";
+
+/// One WebDriver session: a Chromium of its own, with its own profile and so its own cookies.
+struct Session {
+    name: String,
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+/// Headless Chromium driven through its own ChromeDriver, in one or more sessions (one
+/// person each); the browsers and the driver stop when it is dropped.
 pub struct Browser {
     runtime: tokio::runtime::Runtime,
-    client: Option<Client>,
+    /// The sessions opened so far; the calls below act in `sessions[current]`.
+    sessions: Vec<Session>,
+    current: usize,
     driver: Child,
-    _profile: tempfile::TempDir,
+    /// ChromeDriver's address.
+    driver_url: String,
+    chromedriver: PathBuf,
+    chromium: PathBuf,
     base: String,
     test: String,
     axe: Option<String>,
@@ -135,22 +152,21 @@ pub struct Browser {
     violations: Vec<String>,
     /// The pages axe-core checked.
     audited: Vec<String>,
+    /// The pages wider than the phone's screen, one line each.
+    overflows: Vec<String>,
     /// What a failed step's message adds (the server's log, say).
     on_failure: Option<Box<dyn Fn() -> String>>,
 }
 
 impl Browser {
-    /// Starts ChromeDriver on a free port and a phone-sized headless Chromium through it, for
-    /// the test `test` of the site at `base` (`http://host:port`, no trailing slash).
+    /// Starts ChromeDriver on a free port and a phone-sized headless Chromium through it (the
+    /// session called "first" until it is named), for the test `test` of the site at `base`
+    /// (`http://host:port`, no trailing slash).
     pub fn start(setup: &Setup, test: &str, base: &str) -> Browser {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("a runtime for the WebDriver client");
-        let profile = tempfile::Builder::new()
-            .prefix("errandless-chromium-")
-            .tempdir()
-            .expect("a profile directory for Chromium");
         let port = free_port();
         let driver = Command::new(&setup.chromedriver)
             .arg(format!("--port={port}"))
@@ -162,19 +178,36 @@ impl Browser {
         // From here on, dropping the browser stops the driver, whatever fails next.
         let mut browser = Browser {
             runtime,
-            client: None,
+            sessions: Vec::new(),
+            current: 0,
             driver,
-            _profile: profile,
+            driver_url: format!("http://127.0.0.1:{port}"),
+            chromedriver: setup.chromedriver.clone(),
+            chromium: setup.chromium.clone(),
             base: base.trim_end_matches('/').to_owned(),
             test: test.to_owned(),
             axe: setup.axe.clone(),
             violations: Vec::new(),
             audited: Vec::new(),
+            overflows: Vec::new(),
             on_failure: None,
         };
+        if let Err(e) = browser.open_session(FIRST_SESSION) {
+            panic!("{e}");
+        }
+        browser
+    }
+
+    /// Opens a new session called `name`, a Chromium with a profile of its own, and acts in it
+    /// from now on.
+    fn open_session(&mut self, name: &str) -> Result<(), String> {
+        let profile = tempfile::Builder::new()
+            .prefix("errandless-chromium-")
+            .tempdir()
+            .map_err(|e| format!("no profile directory for Chromium: {e}"))?;
         let capabilities = json!({
             "goog:chromeOptions": {
-                "binary": setup.chromium,
+                "binary": self.chromium,
                 "args": [
                     "--headless=new",
                     "--no-sandbox",
@@ -186,7 +219,7 @@ impl Browser {
                     "--no-first-run",
                     "--disable-quic",
                     "--window-size=412,915",
-                    format!("--user-data-dir={}", browser._profile.path().display()),
+                    format!("--user-data-dir={}", profile.path().display()),
                 ],
                 // Chromium keeps a window at least 500 px wide; the phone's viewport is
                 // emulated so the pages are laid out at 412 CSS px.
@@ -198,18 +231,17 @@ impl Browser {
         let Value::Object(capabilities) = capabilities else {
             unreachable!("the capabilities are an object")
         };
-        let url = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = loop {
-            if let Ok(Some(status)) = browser.driver.try_wait() {
-                panic!(
+            if let Ok(Some(status)) = self.driver.try_wait() {
+                return Err(format!(
                     "{} exited with {status} before it answered",
-                    setup.chromedriver.display()
-                );
+                    self.chromedriver.display()
+                ));
             }
             let mut builder = ClientBuilder::new(HttpConnector::new());
             builder.capabilities(capabilities.clone());
-            match browser.runtime.block_on(builder.connect(&url)) {
+            match self.runtime.block_on(builder.connect(&self.driver_url)) {
                 Ok(client) => break client,
                 // The driver is not listening yet.
                 Err(
@@ -217,15 +249,48 @@ impl Browser {
                     | NewSessionError::FailedC(_)
                     | NewSessionError::Lost(_),
                 ) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-                Err(e) => panic!(
-                    "no Chromium session through {} (browser {}): {e}",
-                    setup.chromedriver.display(),
-                    setup.chromium.display()
-                ),
+                Err(e) => {
+                    return Err(format!(
+                        "no Chromium session through {} (browser {}): {e}",
+                        self.chromedriver.display(),
+                        self.chromium.display()
+                    ))
+                }
             }
         };
-        browser.client = Some(client);
-        browser
+        self.sessions.push(Session {
+            name: name.to_owned(),
+            client,
+            _profile: profile,
+        });
+        self.current = self.sessions.len() - 1;
+        Ok(())
+    }
+
+    /// Acts in the session called `name` from now on, opening it (a new Chromium, with no
+    /// cookies: nobody logged in) the first time: one session per person the test plays.
+    pub fn session(&mut self, name: &str) -> Result<(), String> {
+        match self.sessions.iter().position(|s| s.name == name) {
+            Some(i) => {
+                self.current = i;
+                Ok(())
+            }
+            None => self.open_session(name),
+        }
+    }
+
+    /// Names the session acted in (after the person it plays, say).
+    pub fn name_session(&mut self, name: &str) {
+        if let Some(s) = self.sessions.get_mut(self.current) {
+            s.name = name.to_owned();
+        }
+    }
+
+    /// The name of the session acted in.
+    pub fn session_name(&self) -> &str {
+        self.sessions
+            .get(self.current)
+            .map_or("", |s| s.name.as_str())
     }
 
     /// Adds what `context` says to the message of each failed step.
@@ -234,7 +299,7 @@ impl Browser {
     }
 
     fn client(&self) -> &Client {
-        self.client.as_ref().expect("the session is open")
+        &self.sessions[self.current].client
     }
 
     /// Runs `future` (a use of [`Browser::raw`]) to its end.
@@ -312,12 +377,14 @@ impl Browser {
             .map_err(|err| format!("reading the text of an element: {err}"))
     }
 
-    /// The texts of all elements that `css` selects.
+    /// The texts of all elements that `css` selects, read at once (so a part of the page that
+    /// changes meanwhile, as htmx changes it, is read whole, before or after).
     pub fn texts(&self, css: &str) -> Result<Vec<String>, String> {
-        self.all(css)?
-            .iter()
-            .map(|e| self.element_text(e))
-            .collect()
+        let texts = self.js(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.innerText.trim());",
+            vec![json!(css)],
+        )?;
+        serde_json::from_value(texts).map_err(|e| format!("the texts of {css}: {e}"))
     }
 
     /// An attribute of the first element that `css` selects.
@@ -337,6 +404,34 @@ impl Browser {
     pub fn click_element(&self, e: &Element, what: &str) -> Result<(), String> {
         self.run(e.click())
             .map_err(|err| format!("clicking {what}: {err}"))
+    }
+
+    /// The first element that `css` selects whose text, as shown and trimmed, is `text`; an
+    /// error lists the texts there are.
+    pub fn find_text(&self, css: &str, text: &str) -> Result<Element, String> {
+        let mut seen = Vec::new();
+        for e in self.all(css)? {
+            let shown = self.element_text(&e)?;
+            if shown.trim() == text {
+                return Ok(e);
+            }
+            seen.push(shown);
+        }
+        Err(format!(
+            "no {css} reads {text:?} on {}; those there read {seen:?}",
+            self.current_url().unwrap_or_default()
+        ))
+    }
+
+    /// Clicks the first element that `css` selects whose text is `text`.
+    pub fn click_text(&self, css: &str, text: &str) -> Result<(), String> {
+        let e = self.find_text(css, text)?;
+        self.click_element(&e, &format!("{css} {text:?}"))
+    }
+
+    /// Chooses the option of value `value` in the `<select>` that `css` selects.
+    pub fn choose(&self, css: &str, value: &str) -> Result<(), String> {
+        self.click(&format!("{css} option[value='{value}']"))
     }
 
     /// Types `value` into the first field that `css` selects, replacing what it held.
@@ -409,6 +504,25 @@ impl Browser {
         }
     }
 
+    /// Does `act` (a click on a link or a form's button) and waits up to 10 s for the page it
+    /// leads to to have loaded, even when that page has the same address.
+    pub fn loading(&self, act: impl FnOnce(&Browser) -> Result<(), String>) -> Result<(), String> {
+        self.js("window.errandlessLeft = true;", vec![])?;
+        act(self)?;
+        self.wait_until("a new page", Duration::from_secs(10), |b| {
+            // A script run while the page changes may fail: that is not yet, too.
+            let state = b.js(
+                "return window.errandlessLeft === true ? 'the old page' : document.readyState;",
+                vec![],
+            );
+            Ok(match state {
+                Ok(s) if s == "complete" => None,
+                Ok(s) => Some(format!("{s} at {}", b.current_url().unwrap_or_default())),
+                Err(e) => Some(e),
+            })
+        })
+    }
+
     /// Waits up to 10 s for `css` to select something.
     pub fn wait_for(&self, css: &str) -> Result<(), String> {
         self.wait_until(css, Duration::from_secs(10), |b| {
@@ -429,10 +543,11 @@ impl Browser {
         })
     }
 
-    /// Runs axe-core's WCAG 2.0 and 2.1 A and AA rules over the page shown (named `page` in
-    /// the report), when the checks are on. Serious and critical violations are kept for
-    /// [`Browser::finish`], with the page's screenshot and source saved; others are printed,
-    /// as is any part of the page wider than the phone's screen.
+    /// Checks that the page shown (named `page` in the report) fits the phone's screen, and
+    /// runs axe-core's WCAG 2.0 and 2.1 A and AA rules over it when the checks are on. A page
+    /// wider than the screen, and serious and critical violations, are kept for
+    /// [`Browser::finish`], with the page's screenshot and source saved; other violations are
+    /// printed.
     pub fn audit(&mut self, page: &str) -> Result<(), String> {
         let url = self.current_url()?;
         // The innermost elements that stick out of the screen, or whose text does.
@@ -456,13 +571,18 @@ impl Browser {
             vec![],
         )?;
         if let Some(wide) = wide.as_array().filter(|w| !w.is_empty()) {
-            eprintln!(
-                "layout note: {page} ({url}) is wider than the phone's 412 px screen: {}",
+            let line = format!(
+                "{page} ({url}) is wider than the phone's 412 px screen: {}",
                 wide.iter()
                     .filter_map(Value::as_str)
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            eprintln!(
+                "layout: {line}\n{}",
+                self.save_page(&format!("wide-{page}"))
+            );
+            self.overflows.push(line);
         }
         let Some(axe) = &self.axe else {
             return Ok(());
@@ -528,18 +648,26 @@ impl Browser {
     /// Runs one step of the test; when it fails (an error or a panic) the page's screenshot
     /// and source are saved as `<test>-<step>.png|.html` and the test fails naming the step.
     pub fn step<T>(&mut self, step: &str, f: impl FnOnce(&mut Browser) -> Result<T, String>) -> T {
-        eprintln!("{}: {step}", self.test);
+        eprintln!("{} [{}]: {step}", self.test, self.session_name());
         match catch_unwind(AssertUnwindSafe(|| f(self))) {
             Ok(Ok(v)) => v,
             Ok(Err(e)) => {
                 let saved = self.save_page(step);
                 let context = self.on_failure.as_ref().map(|c| c()).unwrap_or_default();
-                panic!("{}, step {step:?}: {e}\n{saved}\n{context}", self.test)
+                panic!(
+                    "{}, step {step:?} [session {}]: {e}\n{saved}\n{context}",
+                    self.test,
+                    self.session_name()
+                )
             }
             Err(panic) => {
                 let saved = self.save_page(step);
                 let context = self.on_failure.as_ref().map(|c| c()).unwrap_or_default();
-                eprintln!("{}, step {step:?} panicked\n{saved}\n{context}", self.test);
+                eprintln!(
+                    "{}, step {step:?} [session {}] panicked\n{saved}\n{context}",
+                    self.test,
+                    self.session_name()
+                );
                 resume_unwind(panic)
             }
         }
@@ -584,8 +712,9 @@ impl Browser {
         said
     }
 
-    /// Ends the test: fails it when axe-core found serious or critical violations on any page,
-    /// listing them all; the browser and its driver stop either way.
+    /// Ends the test: fails it when a page was wider than the phone's screen or axe-core found
+    /// serious or critical violations on any page, listing them all; the browsers and the
+    /// driver stop either way.
     pub fn finish(mut self) {
         if self.axe.is_some() {
             eprintln!(
@@ -596,23 +725,34 @@ impl Browser {
             );
         }
         let violations = std::mem::take(&mut self.violations);
+        let overflows = std::mem::take(&mut self.overflows);
         let test = self.test.clone();
         drop(self);
-        assert!(
-            violations.is_empty(),
-            "{test}: {} serious or critical accessibility violations (WCAG 2.1 A/AA, axe-core):\n{}",
-            violations.len(),
-            violations.join("\n")
-        );
+        let mut failures = Vec::new();
+        if !overflows.is_empty() {
+            failures.push(format!(
+                "{} pages wider than the phone's screen (the page scrolls sideways):\n{}",
+                overflows.len(),
+                overflows.join("\n")
+            ));
+        }
+        if !violations.is_empty() {
+            failures.push(format!(
+                "{} serious or critical accessibility violations (WCAG 2.1 A/AA, axe-core):\n{}",
+                violations.len(),
+                violations.join("\n")
+            ));
+        }
+        assert!(failures.is_empty(), "{test}: {}", failures.join("\n"));
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        // Closing the session makes ChromeDriver stop Chromium; then the driver goes too.
-        if let Some(client) = self.client.take() {
+        // Closing a session makes ChromeDriver stop its Chromium; then the driver goes too.
+        for session in std::mem::take(&mut self.sessions) {
             let _ = self.runtime.block_on(async {
-                tokio::time::timeout(Duration::from_secs(10), client.close()).await
+                tokio::time::timeout(Duration::from_secs(10), session.client.close()).await
             });
         }
         let _ = self.driver.kill();
