@@ -296,8 +296,10 @@ fn escape(text: &str) -> String {
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>{}</title></head>\
-         <body><main><h1>{}</h1>{body}</main></body></html>",
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title>\
+         <link rel=\"stylesheet\" href=\"/assets/portal.css\"></head>\
+         <body><header class=\"top\"><div class=\"bar\"><span class=\"brand\">免跑腿 · Errandless</span></div></header>\
+         <main><h1>{}</h1><div class=\"card\">{body}</div></main></body></html>",
         escape(title),
         escape(title)
     );
@@ -307,7 +309,9 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'",
+        ),
     );
     response
 }
@@ -343,7 +347,7 @@ fn login_form(service: &IdentityService, pending: &Pending, message: Option<&str
     };
     format!(
         "<p>{} 请求登录 / asks you to log in.</p>{second}{}\
-         <form method=\"post\" action=\"/oauth/login\">\
+         <form method=\"post\" action=\"/oauth/login\" class=\"stack\">\
          <input type=\"hidden\" name=\"request\" value=\"{}\">\
          <input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
          <label>手机号码 / Phone <input name=\"phone\" autocomplete=\"tel\" required></label>\
@@ -390,7 +394,7 @@ fn consent_form(service: &IdentityService, pending: &Pending, session_cookie: &s
     format!(
         "<p><strong>{}</strong> 想要获取 / asks for:</p><ul>{claims}</ul>\
          <p>用途 / Purpose: {}</p>\
-         <form method=\"post\" action=\"/oauth/consent\">\
+         <form method=\"post\" action=\"/oauth/consent\" class=\"stack\">\
          <input type=\"hidden\" name=\"request\" value=\"{}\">\
          <input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
          <button name=\"decision\" value=\"allow\">同意 / Allow</button>\

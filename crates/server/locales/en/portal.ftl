@@ -183,3 +183,4 @@ console-col-evaluated = Evaluated
 console-col-recorded = Decisions recorded
 console-col-count = Count
 console-col-reason = Reason
+services-category = Category

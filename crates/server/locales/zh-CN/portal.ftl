@@ -183,3 +183,4 @@ console-col-evaluated = 评估人数
 console-col-recorded = 记录决定
 console-col-count = 笔数
 console-col-reason = 原因
+services-category = 类别
