@@ -104,9 +104,13 @@ impl Recorder {
         Arc::clone(&self.ledger)
     }
 
-    /// Entries in the ledger, all durable (as of the recorder's latest batch).
+    /// Entries in the ledger, all durable, whoever appended them; while the ledger is busy
+    /// with an append, the size after the recorder's latest batch.
     pub fn size(&self) -> u64 {
-        self.size.load(Ordering::SeqCst)
+        match self.ledger.try_lock() {
+            Ok(ledger) => ledger.size(),
+            Err(_) => self.size.load(Ordering::SeqCst),
+        }
     }
 
     /// Batches appended so far: each one fsync, however many entries it held.

@@ -211,3 +211,42 @@ async fn revocation_and_rotation_take_effect_on_the_next_read_despite_the_caches
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_writer_appends_under_the_recorders_lock_and_indexes_follow_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let recorder = Recorder::spawn(Sequencer::create(dir.path(), log_key()).expect("a log"));
+    assert_eq!(
+        recorder
+            .append(vec![b"first".to_vec()])
+            .await
+            .expect("appended"),
+        0..1
+    );
+    // An outbox of the same process appends directly, holding the lock.
+    let ledger = recorder.ledger();
+    {
+        let mut log = ledger.lock().await;
+        let range = log
+            .append(&[b"second".as_slice(), b"third".as_slice()])
+            .expect("appended");
+        assert_eq!(range, 1..3);
+    }
+    assert_eq!(
+        recorder.size(),
+        3,
+        "the size counts the other writer's entries"
+    );
+    assert_eq!(
+        recorder
+            .append(vec![b"fourth".to_vec()])
+            .await
+            .expect("appended"),
+        3..4,
+        "the recorder continues after them"
+    );
+    drop(ledger);
+    drop(recorder);
+    let log = Sequencer::open(dir.path(), log_key()).expect("reopens");
+    assert_eq!(log.size(), 4);
+}
