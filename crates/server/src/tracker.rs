@@ -145,7 +145,7 @@ async fn may_see(
         .of(&account.id)
         .await
         .map_err(internal)?;
-    let division = format!("{}000000", &subject.as_str()[..6]);
+    let division = subject.issuing_division();
     errandless_identity::decide(
         &held,
         errandless_identity::Action::ReadDataUsage {

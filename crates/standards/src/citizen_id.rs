@@ -223,6 +223,13 @@ impl CitizenId {
         self.as_str()[..6].parse().expect("digits")
     }
 
+    /// The 12-digit division code of the county that issued the number (its address code
+    /// padded with zeros): where a citizen's records are scoped when no registration says
+    /// otherwise.
+    pub fn issuing_division(&self) -> String {
+        format!("{}000000", &self.as_str()[..6])
+    }
+
     pub fn birth_date(&self) -> Date {
         self.as_str()[6..14]
             .parse()

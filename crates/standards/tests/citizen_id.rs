@@ -28,6 +28,7 @@ fn a_synthetic_number_validates_and_reads_its_parts() {
     // A synthetic number: Nanming district of Guiyang, born 7 March 1990, sequence 105.
     let id = parse("52010219900307105X").unwrap();
     assert_eq!(id.address_code(), 520102);
+    assert_eq!(id.issuing_division(), "520102000000");
     assert_eq!(id.birth_date(), Date::new(1990, 3, 7).unwrap());
     assert_eq!(id.sex(), Sex::Male);
 }

@@ -803,7 +803,7 @@ async fn policies(
         subject.clone(),
     ));
     if let Ok(citizen) = subject.trim().parse::<errandless_standards::CitizenId>() {
-        let division = format!("{}000000", &citizen.as_str()[..6]);
+        let division = citizen.issuing_division();
         let may = roles.iter().any(|a| a.role == Role::PolicyOfficer)
             || decide(
                 &roles,
@@ -954,7 +954,11 @@ async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) ->
         ],
     );
     for n in back {
-        let division = format!("{}000000", n.subject_id.get(..6).unwrap_or_default());
+        let division = n
+            .subject_id
+            .parse::<errandless_standards::CitizenId>()
+            .map(|c| c.issuing_division())
+            .unwrap_or_default();
         if !everywhere
             && decide(
                 &roles,

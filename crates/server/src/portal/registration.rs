@@ -14,6 +14,7 @@ use errandless_services::govstack::{
     ApplicationFile, ApplicationFileListItem, ApplicationFileSubmit, GovService,
 };
 use errandless_services::{Actor, Applicant, CaseError, Catalogue, Lang};
+use errandless_standards::CitizenId;
 use serde::Deserialize;
 
 use super::{Portal, Shared};
@@ -68,7 +69,7 @@ async fn service(headers: HeaderMap, Path(id): Path<String>) -> Response {
 
 /// The citizen an access token speaks for: their checked ID number, or the answer that
 /// refuses the request.
-async fn citizen(portal: &Portal, headers: &HeaderMap) -> Result<String, Response> {
+async fn citizen(portal: &Portal, headers: &HeaderMap) -> Result<CitizenId, Response> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -94,15 +95,20 @@ async fn citizen(portal: &Portal, headers: &HeaderMap) -> Result<String, Respons
             )
             .into_response()
         })?;
-    if !scope.split_whitespace().any(|s| s == "citizen_id") || !account.real_name_checked {
+    let checked = account
+        .real_name_checked
+        .then(|| account.citizen_id.parse::<CitizenId>().ok())
+        .flatten();
+    let (true, Some(citizen)) = (scope.split_whitespace().any(|s| s == "citizen_id"), checked)
+    else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             "applications need the citizen_id scope of a real-name checked account",
         )
         .into_response());
-    }
-    Ok(account.citizen_id)
+    };
+    Ok(citizen)
 }
 
 fn no_services() -> Response {
@@ -115,10 +121,11 @@ fn no_services() -> Response {
 }
 
 async fn applications(State(portal): State<Shared>, headers: HeaderMap) -> Response {
-    let id = match citizen(&portal, &headers).await {
-        Ok(id) => id,
+    let citizen = match citizen(&portal, &headers).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
+    let id = citizen.as_str().to_owned();
     let Some(apps) = &portal.applications else {
         return no_services();
     };
@@ -144,10 +151,11 @@ async fn application(
     headers: HeaderMap,
     Path(file): Path<String>,
 ) -> Response {
-    let id = match citizen(&portal, &headers).await {
-        Ok(id) => id,
+    let citizen = match citizen(&portal, &headers).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
+    let id = citizen.as_str().to_owned();
     let Some(apps) = &portal.applications else {
         return no_services();
     };
@@ -187,10 +195,11 @@ async fn submit(
     Path(service): Path<String>,
     body: Result<Json<ApplicationFileSubmit>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let id = match citizen(&portal, &headers).await {
-        Ok(id) => id,
+    let citizen = match citizen(&portal, &headers).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
+    let id = citizen.as_str().to_owned();
     let Some(apps) = &portal.applications else {
         return no_services();
     };
@@ -215,7 +224,7 @@ async fn submit(
     }
     let values = file.form_data.map(|f| f.data).unwrap_or_default();
     let applicant = Applicant {
-        division: format!("{}000000", id.get(..6).unwrap_or_default()),
+        division: citizen.issuing_division(),
         subject: id.clone(),
     };
     let lang = lang(&headers);

@@ -414,7 +414,7 @@ async fn apply(
     }
     let applicant = Applicant {
         subject: citizen.as_str().to_owned(),
-        division: format!("{}000000", &citizen.as_str()[..6]),
+        division: citizen.issuing_division(),
     };
     let l = lang_of(visitor.lang);
     match apps
