@@ -285,7 +285,8 @@ pub(crate) fn same_origin(service: &IdentityService, headers: &HeaderMap) -> boo
     origin_ok && fetch_ok
 }
 
-fn escape(text: &str) -> String {
+/// Text made safe for HTML outside a template.
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -290,10 +290,10 @@ pub(super) async fn logout(
     uri: Uri,
     Form(form): Form<LogoutForm>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    if !visitor.form_ok(&portal, &form.csrf) {
-        return super::stale_form(&portal, &visitor);
-    }
+    let visitor = match Visitor::posting(&portal, &headers, &uri, &form.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     if let Some(s) = &visitor.signed_in {
         if let Err(e) = portal.identity.sessions.end(&s.session).await {
             return super::internal(&portal, &visitor, &e);

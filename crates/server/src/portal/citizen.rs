@@ -151,8 +151,8 @@ pub(super) async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: 
                 near_miss: d.near_miss.clone().unwrap_or_default(),
                 href: format!(
                     "/benefits/{}/{}",
-                    urlencode(&d.policy_id),
-                    urlencode(&d.period)
+                    super::urlencode(&d.policy_id),
+                    super::urlencode(&d.period)
                 ),
                 title,
             });
@@ -173,10 +173,6 @@ pub(super) async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: 
         }
         .render(),
     )
-}
-
-pub(super) fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// One condition as the benefit page shows it.
@@ -444,10 +440,10 @@ pub(super) async fn verify(
     uri: Uri,
     Form(form): Form<VerifyForm>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    if !visitor.form_ok(&portal, &form.csrf) {
-        return super::stale_form(&portal, &visitor);
-    }
+    let visitor = match Visitor::posting(&portal, &headers, &uri, &form.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let Some(citizen) = visitor.signed_in.as_ref().and_then(|s| s.citizen_id()) else {
         return super::forbidden(&portal, &visitor, "verify_record").await;
     };
@@ -473,7 +469,7 @@ pub(super) async fn verify(
             [(axum::http::header::CACHE_CONTROL, "no-store")],
             Html(format!(
                 "<p class=\"{class}\">{}</p>",
-                crate::portal::escape(&verdict.1)
+                crate::oidc::escape(&verdict.1)
             )),
         )
             .into_response();

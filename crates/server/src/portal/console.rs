@@ -12,7 +12,7 @@ use errandless_identity::{decide, now_millis, Action, Assignment, Role};
 use errandless_services::{Actor, CaseError, CaseState, Catalogue, Scope, Staff};
 use serde::Deserialize;
 
-use super::services::{dataset_name, state_name};
+use super::services::{dataset_name, department, state_name};
 use super::{page, see_other, Chrome, Portal, Shared, Tr, Visitor};
 
 pub(super) fn routes() -> Router<Shared> {
@@ -115,9 +115,9 @@ fn render(
     page(StatusCode::OK, visitor.lang, view.render())
 }
 
-/// The staff member asking, or the response that turns them away: the login for nobody, a
-/// recorded 403 for a citizen without a staff role.
-async fn staff(
+/// The roles of the staff member asking, or the response that turns them away: the login
+/// for nobody, a recorded 403 for a citizen without a staff role.
+async fn roles_of(
     portal: &Portal,
     visitor: &Visitor,
     page: &str,
@@ -127,6 +127,31 @@ async fn staff(
         Some(s) if s.roles.is_empty() => Err(super::forbidden(portal, visitor, page).await),
         Some(s) => Ok(s.roles.clone()),
     }
+}
+
+/// The staff member asking for a page, with their roles.
+async fn staff_page(
+    portal: &Portal,
+    headers: &HeaderMap,
+    uri: &Uri,
+    page: &str,
+) -> Result<(Visitor, Vec<Assignment>), Response> {
+    let visitor = Visitor::of(portal, headers, uri).await;
+    let roles = roles_of(portal, &visitor, page).await?;
+    Ok((visitor, roles))
+}
+
+/// [`staff_page`] for a form's POST, whose token and origin are checked first.
+async fn staff_post(
+    portal: &Portal,
+    headers: &HeaderMap,
+    uri: &Uri,
+    csrf: &str,
+    page: &str,
+) -> Result<(Visitor, Vec<Assignment>), Response> {
+    let visitor = Visitor::posting(portal, headers, uri, csrf).await?;
+    let roles = roles_of(portal, &visitor, page).await?;
+    Ok((visitor, roles))
 }
 
 fn role_name(role: Role, tr: Tr<'_>) -> String {
@@ -167,9 +192,8 @@ fn notice(tr: Tr<'_>, n: &Notice) -> Option<String> {
 }
 
 async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    let roles = match staff(&portal, &visitor, "console").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "console").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let tr = visitor.tr(&portal);
@@ -181,15 +205,11 @@ async fn home(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Res
             tr.t("console-col-division"),
         ],
     );
-    let standard = errandless_standards::Standard::builtin();
     for a in &roles {
         panel.rows.push(Row {
             cells: vec![
                 role_name(a.role, tr),
-                standard
-                    .department(&a.department)
-                    .map(|d| tr.pick(&d.zh, &d.en).to_owned())
-                    .unwrap_or_else(|| a.department.clone()),
+                department(&a.department, visitor.lang),
                 if a.division.is_empty() {
                     "*".to_owned()
                 } else {
@@ -215,12 +235,11 @@ async fn cases(
     uri: Uri,
     Query(n): Query<Notice>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    portal.app.metrics.page("console_cases");
-    let roles = match staff(&portal, &visitor, "console_cases").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "console_cases").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
+    portal.app.metrics.page("console_cases");
     let Some(apps) = &portal.applications else {
         return super::not_found_page(&portal, &visitor);
     };
@@ -284,9 +303,8 @@ async fn case(
     Path(id): Path<String>,
     Query(n): Query<Notice>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    let roles = match staff(&portal, &visitor, "console_case").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "console_case").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let (Some(apps), Ok(id)) = (&portal.applications, id.parse::<i64>()) else {
@@ -404,12 +422,9 @@ async fn step(
     Path(id): Path<String>,
     Form(form): Form<StepForm>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    if !visitor.form_ok(&portal, &form.csrf) {
-        return super::stale_form(&portal, &visitor);
-    }
-    let roles = match staff(&portal, &visitor, "step_case").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_post(&portal, &headers, &uri, &form.csrf, "step_case").await
+    {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let (Some(apps), Ok(id), Some(to)) = (
@@ -432,7 +447,7 @@ async fn step(
             Err(e @ CaseError::NotVisible { .. }) => last = Some(e),
             Err(CaseError::UnknownCase(_)) => return super::not_found_page(&portal, &visitor),
             Err(e) => {
-                let reason = super::citizen::urlencode(&e.to_string());
+                let reason = super::urlencode(&e.to_string());
                 return see_other(&format!("/console/cases/{id}?error={reason}"));
             }
         }
@@ -449,9 +464,8 @@ async fn exchange(
     uri: Uri,
     Query(n): Query<Notice>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    let roles = match staff(&portal, &visitor, "console_exchange").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "console_exchange").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let tr = visitor.tr(&portal);
@@ -583,14 +597,11 @@ async fn decide_request(
     Path(id): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    if !visitor.form_ok(&portal, &form.csrf) {
-        return super::stale_form(&portal, &visitor);
-    }
-    let roles = match staff(&portal, &visitor, "decide_request").await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let (visitor, roles) =
+        match staff_post(&portal, &headers, &uri, &form.csrf, "decide_request").await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let exchange = &portal.app.exchange;
     let request = match exchange.grants().request(&id).await {
         Ok(Some(r)) => r,
@@ -630,7 +641,7 @@ async fn decide_request(
         Ok(()) => see_other("/console/exchange?done=1"),
         Err(e) => see_other(&format!(
             "/console/exchange?error={}",
-            super::citizen::urlencode(&e.to_string())
+            super::urlencode(&e.to_string())
         )),
     }
 }
@@ -641,9 +652,8 @@ async fn ratings(
     uri: Uri,
     Query(n): Query<Notice>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    let roles = match staff(&portal, &visitor, "console_ratings").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "console_ratings").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let Some(apps) = &portal.applications else {
@@ -716,14 +726,11 @@ async fn answer(
     Path(id): Path<String>,
     Form(form): Form<AnswerForm>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    if !visitor.form_ok(&portal, &form.csrf) {
-        return super::stale_form(&portal, &visitor);
-    }
-    let roles = match staff(&portal, &visitor, "answer_rating").await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
+    let (visitor, roles) =
+        match staff_post(&portal, &headers, &uri, &form.csrf, "answer_rating").await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
     let (Some(apps), Ok(id)) = (&portal.applications, id.parse::<i64>()) else {
         return super::not_found_page(&portal, &visitor);
     };
@@ -741,7 +748,7 @@ async fn answer(
             Err(e) => {
                 return see_other(&format!(
                     "/console/ratings?error={}",
-                    super::citizen::urlencode(&e.to_string())
+                    super::urlencode(&e.to_string())
                 ))
             }
         }
@@ -765,9 +772,8 @@ async fn policies(
     uri: Uri,
     Query(q): Query<LookupQuery>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    let roles = match staff(&portal, &visitor, "console_policies").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "console_policies").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let tr = visitor.tr(&portal);
@@ -883,9 +889,8 @@ async fn policies(
 /// for an account. For policy officers and operators everywhere, for auditors in their
 /// division (by the payee's ID number).
 async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    let roles = match staff(&portal, &visitor, "console_payments").await {
-        Ok(r) => r,
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "console_payments").await {
+        Ok(v) => v,
         Err(r) => return r,
     };
     let everywhere = roles
@@ -1014,10 +1019,10 @@ fn masked(id: &str) -> String {
 
 /// The ledger: its size, its latest checkpoint as signed, and the witnesses' cosignatures.
 async fn ledger(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    if let Err(r) = staff(&portal, &visitor, "console_ledger").await {
-        return r;
-    }
+    let visitor = match staff_page(&portal, &headers, &uri, "console_ledger").await {
+        Ok((v, _)) => v,
+        Err(r) => return r,
+    };
     let tr = visitor.tr(&portal);
     let path = portal
         .app

@@ -219,6 +219,22 @@ impl Visitor {
         }
     }
 
+    /// The visitor of a form's POST once its token and origin are checked; otherwise the page
+    /// that refuses it, with nothing changed.
+    pub async fn posting(
+        portal: &Portal,
+        headers: &HeaderMap,
+        uri: &Uri,
+        token: &str,
+    ) -> Result<Visitor, Response> {
+        let visitor = Visitor::of(portal, headers, uri).await;
+        if visitor.form_ok(portal, token) {
+            Ok(visitor)
+        } else {
+            Err(stale_form(portal, &visitor))
+        }
+    }
+
     /// Whether a POST may act: signed in, from this origin, with this session's form token.
     pub fn form_ok(&self, portal: &Portal, token: &str) -> bool {
         self.same_origin
@@ -239,7 +255,7 @@ impl Visitor {
             staff: self.signed_in.as_ref().is_some_and(|s| !s.roles.is_empty()),
             csrf: self.csrf(portal),
             switch_to: self.lang.other().tag(),
-            back_q: url::form_urlencoded::byte_serialize(self.path.as_bytes()).collect(),
+            back_q: urlencode(&self.path),
         }
     }
 }
@@ -323,6 +339,11 @@ pub(crate) fn see_other(to: &str) -> Response {
     r.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
+}
+
+/// Text as one component of a URL's query or path.
+pub(crate) fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// A path on this site to go back to: only a local absolute path, never `//host` or a URL.
@@ -435,7 +456,7 @@ pub(crate) fn stale_form(portal: &Portal, visitor: &Visitor) -> Response {
 
 /// Not signed in: to the login, and back here afterwards.
 pub(crate) fn to_login(visitor: &Visitor) -> Response {
-    let next: String = url::form_urlencoded::byte_serialize(visitor.path.as_bytes()).collect();
+    let next = urlencode(&visitor.path);
     see_other(&format!("/login?next={next}"))
 }
 
@@ -501,13 +522,4 @@ async fn htmx() -> Response {
         "text/javascript; charset=utf-8",
         include_bytes!("../../assets/htmx.min.js"),
     )
-}
-
-/// Text made safe for HTML outside a template.
-pub(crate) fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
 }

@@ -56,7 +56,7 @@ fn lang_of(lang: Lang) -> errandless_services::Lang {
 }
 
 /// The department's name in the visitor's language.
-fn department(code: &str, lang: Lang) -> String {
+pub(super) fn department(code: &str, lang: Lang) -> String {
     let standard = errandless_standards::Standard::builtin();
     standard
         .department(code)
@@ -299,7 +299,7 @@ fn needs_step_up(
         return None;
     }
     let tr = visitor.tr(portal);
-    let next = super::citizen::urlencode(&format!("/services/{}/apply", s.id));
+    let next = super::urlencode(&format!("/services/{}/apply", s.id));
     let view = StepUpPage {
         c: visitor.chrome(
             portal,
@@ -536,10 +536,10 @@ async fn rate(
     Path(id): Path<String>,
     Form(form): Form<RatingForm>,
 ) -> Response {
-    let visitor = Visitor::of(&portal, &headers, &uri).await;
-    if !visitor.form_ok(&portal, &form.csrf) {
-        return super::stale_form(&portal, &visitor);
-    }
+    let visitor = match Visitor::posting(&portal, &headers, &uri, &form.csrf).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
     let (Some(signed_in), Some(apps)) = (&visitor.signed_in, portal.applications.as_ref()) else {
         return super::to_login(&visitor);
     };
