@@ -616,7 +616,7 @@ fn pick_citizen(exchange: &Exchange) -> anyhow::Result<CitizenId> {
     bail!("the province has no resident to show")
 }
 
-fn request_id() -> anyhow::Result<String> {
+pub(crate) fn request_id() -> anyhow::Result<String> {
     let mut bytes = [0u8; 12];
     getrandom::getrandom(&mut bytes).context("while drawing a request id")?;
     Ok(format!(

@@ -5,12 +5,11 @@
 //! and the real name checked against household registration through the exchange. The staff
 //! accounts get their roles as `errandless staff assign` gives them.
 
-use std::collections::HashMap;
-
 use anyhow::{bail, Context as _};
-use errandless_exchange::FieldValue;
+use errandless_exchange::{FieldValue, Purpose, ReadRequest};
 use errandless_identity::{now_millis, DevelopmentChannel, IdentityError, NewAccount, Role, Staff};
 use errandless_payments::PaymentStatus;
+use errandless_standards::CitizenId;
 use errandless_store::Store;
 
 use crate::serve_cmd::Opened;
@@ -31,35 +30,9 @@ pub(crate) struct Persona {
 pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
     let store = &opened.store;
     let paid = |policy: &'static str| async move { paid_subject(store, policy, true).await };
-    let freshman = paid("freshman-subsidy-2026").await?;
-    let elderly = paid("elderly-allowance-2026").await?;
-    let residents = residents(opened)?;
-    let mut near = None;
-    'policies: for policy in [
-        "elderly-allowance-2026",
-        "disability-nursing-allowance-2026",
-        "freshman-subsidy-2026",
-        "disability-living-allowance-2026",
-    ] {
-        let found = errandless_policy::enactment::examples(store, policy, true, 50)
-            .await
-            .context("while looking for a near miss")?;
-        for d in found {
-            if residents.contains_key(&d.subject) {
-                near = Some(d.subject);
-                break 'policies;
-            }
-        }
-    }
-    let county = |id: &str| {
-        residents
-            .get(id)
-            .map(|(_, division)| division.get(..6).unwrap_or_default().to_owned())
-            .unwrap_or_default()
-    };
     // A small province may have no freshman with an account: one told to bind an account
     // shows the missing-data path instead.
-    let freshman = match freshman {
+    let freshman = match paid("freshman-subsidy-2026").await? {
         Some(f) => f,
         None => paid_subject(store, "freshman-subsidy-2026", false)
             .await?
@@ -67,43 +40,63 @@ pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
                 "no freshman is eligible: the portal's demonstration needs one (try more --people)",
             )?,
     };
-    let freshman_county = county(&freshman);
-    // Staff are residents too: two people of the freshman's county who are none of the above.
-    let taken = [Some(&freshman), elderly.as_ref(), near.as_ref()];
-    let mut staff = residents
-        .iter()
-        .filter(|(id, (_, division))| {
-            division.starts_with(&freshman_county) && !taken.contains(&Some(*id))
-        })
-        .map(|(id, _)| id.clone())
-        .collect::<Vec<_>>();
-    staff.sort();
-    let (Some(officer), Some(auditor)) = (staff.first().cloned(), staff.get(1).cloned()) else {
-        bail!("the freshman's county has too few residents for two staff accounts");
-    };
-    let mut chosen = vec![("freshman (paid)", freshman)];
+    let elderly = paid("elderly-allowance-2026").await?;
+    let mut chosen = vec![("freshman (paid)", freshman.clone())];
     if let Some(e) = elderly {
         chosen.push(("elderly citizen", e));
     }
-    if let Some(n) = near {
-        chosen.push(("near miss", n));
+    // A near miss, then two staff: people the pack decided about, living and registered.
+    let mut candidates = Vec::new();
+    for (policy, near_miss) in [
+        ("elderly-allowance-2026", true),
+        ("disability-nursing-allowance-2026", true),
+        ("freshman-subsidy-2026", true),
+        ("disability-living-allowance-2026", true),
+        ("elderly-allowance-2026", false),
+    ] {
+        let found = errandless_policy::enactment::examples(store, policy, near_miss, 50)
+            .await
+            .context("while looking for the demo's people")?;
+        candidates.extend(found.into_iter().map(|d| (near_miss, d.subject)));
     }
-    chosen.push(("county officer", officer.clone()));
-    chosen.push(("auditor", auditor.clone()));
+    let mut named = Vec::new();
+    for (who, id) in chosen {
+        let name = registered_name(opened, &id)
+            .await?
+            .with_context(|| format!("{who} {id} is not a living registered resident"))?;
+        named.push((who, id, name));
+    }
+    for want in ["near miss", "county officer", "auditor"] {
+        for (near_miss, id) in &candidates {
+            if (want == "near miss") != *near_miss || named.iter().any(|(_, taken, _)| taken == id)
+            {
+                continue;
+            }
+            if let Some(name) = registered_name(opened, id).await? {
+                named.push((want, id.clone(), name));
+                break;
+            }
+        }
+    }
+    if !named.iter().any(|(who, _, _)| *who == "auditor") {
+        bail!("the province has too few people for the demo's staff accounts (try more --people)");
+    }
     let mut out = Vec::new();
-    for (n, (who, id)) in chosen.into_iter().enumerate() {
-        let (name, _) = residents
-            .get(&id)
-            .with_context(|| format!("{who} {id} is not in household registration"))?;
+    for (n, (who, id, name)) in named.into_iter().enumerate() {
         let phone = format!("1390000{:04}", n + 1);
-        account(opened, &id, name, &phone).await?;
+        account(opened, &id, &name, &phone).await?;
         out.push(Persona {
             who,
             phone,
-            name: name.clone(),
+            name,
             citizen_id: id,
         });
     }
+    // Staff work where the case is filed: the county that issued the freshman's ID number.
+    let freshman_county = freshman
+        .parse::<CitizenId>()
+        .map(|c| c.issuing_division()[..6].to_owned())
+        .context("the freshman's ID number")?;
     let staff = Staff::new(store.clone());
     let accounts = opened.identity.provider.accounts();
     let now = now_millis();
@@ -161,36 +154,37 @@ async fn paid_subject(store: &Store, policy: &str, paid: bool) -> anyhow::Result
 /// The household-registration status of a living resident.
 const REGISTERED: &str = "registered";
 
-/// Every living registered resident's name and division code, by ID number.
-fn residents(opened: &Opened) -> anyhow::Result<HashMap<String, (String, String)>> {
-    let mut out = HashMap::new();
-    opened
+/// The registered name of `id` if they are a living resident: a signed per-subject read of
+/// household registration through the exchange, as the identity member (the grant that the
+/// real-name check uses), recorded in the ledger like any other.
+async fn registered_name(opened: &Opened, id: &str) -> anyhow::Result<Option<String>> {
+    let (member, key) = opened
+        .prefill_as
+        .as_ref()
+        .context("the identity member has no key to read household registration with")?;
+    let request = ReadRequest {
+        request_id: crate::demo_cmd::request_id()?,
+        consumer: member.clone(),
+        dataset: errandless_identity::RESIDENT_DATASET.into(),
+        subject: id.to_owned(),
+        fields: vec!["name".into(), "status".into()],
+        purpose: Purpose::IdentityVerification.code().into(),
+    };
+    let answer = opened
         .exchange
-        .islands()
-        .scan(
-            "public_security.resident",
-            &[
-                "name".to_owned(),
-                "division_code".to_owned(),
-                "status".to_owned(),
-            ],
-        )
-        .context("while opening household registration")?
-        .for_each::<anyhow::Error>(
-            |_| {},
-            |row| {
-                if let [FieldValue::Text(id), FieldValue::Text(name), FieldValue::Text(division), FieldValue::Text(status), ..] =
-                    row.as_slice()
-                {
-                    if status == REGISTERED {
-                        out.insert(id.clone(), (name.clone(), division.clone()));
-                    }
-                }
-                Ok(())
-            },
-        )
-        .context("while reading household registration")?;
-    Ok(out)
+        .read(&request.sign(key))
+        .await
+        .with_context(|| format!("while reading the registration of {id}"))?;
+    let text = |row: &errandless_exchange::Row, field: &str| match row.get(field) {
+        Some(FieldValue::Text(s)) => s.trim().to_owned(),
+        _ => String::new(),
+    };
+    Ok(answer
+        .response
+        .rows
+        .iter()
+        .find(|row| text(row, "status") == REGISTERED)
+        .map(|row| text(row, "name")))
 }
 
 /// An account for a resident, made as a citizen makes one; kept if it exists already.

@@ -109,7 +109,8 @@ impl ServeArgs {
 
 /// A server ready to serve: everything opened, the port bound.
 pub(crate) struct Opened {
-    prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
+    /// The identity member and its key: the portal's prefill reads, the demo's lookups.
+    pub prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
     pub store: Store,
     pub exchange: Arc<Exchange>,
     pub identity: Arc<errandless_server::IdentityService>,
