@@ -1,5 +1,6 @@
 //! Why a policy file was refused: every error names the file, line and column.
 
+pub(crate) use errandless_standards::line_col;
 use std::fmt;
 
 /// What kind of mistake an error reports. The codes are stable: tools and tests may match them.
@@ -66,18 +67,6 @@ pub struct PolicyError {
     pub column: usize,
     pub kind: ErrorKind,
     pub message: String,
-}
-
-/// Turns a byte offset into a 1-based line and column (in characters).
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
 }
 
 /// A policy file's text and name, which turn byte offsets into errors.

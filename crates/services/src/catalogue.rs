@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use errandless_standards::line_col;
 use errandless_standards::{ElementType, Format, Standard, SubjectLink};
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
@@ -515,18 +516,6 @@ struct RawEvidence {
     obtained_from: Option<Spanned<String>>,
 }
 
-/// A 1-based line and column of a byte offset.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
 struct Source<'a> {
     file: &'a str,
     text: &'a str,
@@ -965,13 +954,6 @@ impl Catalogue {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_and_column_count_characters() {
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
-        assert_eq!(line_col("名字\nx", 7), (2, 1));
-        assert_eq!(line_col("名字", 4), (1, 2), "inside a character");
-    }
 
     #[test]
     fn slugs_and_field_names() {

@@ -35,7 +35,7 @@ pub use citizen_id::{CitizenId, IdError, IdWarning, Sex};
 pub use date::{Date, DateError};
 pub use division::{DivisionCode, DivisionError, Level, Province, PROVINCES};
 pub use standard::{
-    Dataset, Department, Element, ElementType, Field, Format, Sensitivity, Standard, StandardError,
-    SubjectLink, Value,
+    line_col, Dataset, Department, Element, ElementType, Field, Format, Sensitivity, Standard,
+    StandardError, SubjectLink, Value,
 };
 pub use uscc::{Uscc, UsccError};

@@ -445,9 +445,13 @@ const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// Turns a byte offset into a 1-based line and column.
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
+/// Turns a byte offset into a 1-based line and column (in characters; an offset inside a
+/// character counts as that character): where a data file's error is reported.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
@@ -837,6 +841,13 @@ pub fn is_province_code(code: u8) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_and_column_count_characters() {
+        assert_eq!(line_col("ab\ncd", 4), (2, 2));
+        assert_eq!(line_col("名字\nx", 7), (2, 1));
+        assert_eq!(line_col("名字", 4), (1, 2), "inside a character");
+    }
 
     #[test]
     fn builtin_standard_loads() {
