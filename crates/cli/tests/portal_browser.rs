@@ -505,6 +505,17 @@ const CERTIFICATE: &str = "student-status-certificate";
 const CERTIFICATE_TITLE: &str = "学籍证明开具";
 
 /// The case's number from the address of its page, `/cases/{id}`.
+/// Chooses `purpose` on the application form and submits it: the case page says submitted.
+fn submit_with_purpose(b: &mut Browser, purpose: &str) -> Result<i64, String> {
+    b.choose("#f-purpose", purpose)?;
+    b.loading(|b| b.click_text("main form button[type=submit]", "确认并提交"))?;
+    let case = case_id(&b.path()?)?;
+    let state = case_state(b)?;
+    check(state == "已提交", || format!("the case is {state:?}"))?;
+    b.audit("case")?;
+    Ok(case)
+}
+
 fn case_id(path: &str) -> Result<i64, String> {
     path.strip_prefix("/cases/")
         .and_then(|id| id.parse().ok())
@@ -617,13 +628,7 @@ fn the_freshman_applies_with_prefilled_fields_and_rates_after_approval() {
     });
 
     let case = b.step("submitted with a purpose: the case submitted", |b| {
-        b.choose("#f-purpose", "transfer")?;
-        b.loading(|b| b.click_text("main form button[type=submit]", "确认并提交"))?;
-        let case = case_id(&b.path()?)?;
-        let state = case_state(b)?;
-        check(state == "已提交", || format!("the case is {state:?}"))?;
-        b.audit("case")?;
-        Ok(case)
+        submit_with_purpose(b, "transfer")
     });
     let console_case = format!("/console/cases/{case}");
 
@@ -849,13 +854,7 @@ fn the_county_officer_approves_a_data_request_and_cannot_see_another_countys_cas
     });
 
     let case = b.step("submitted with a purpose: the case submitted", |b| {
-        b.choose("#f-purpose", "abroad")?;
-        b.loading(|b| b.click_text("main form button[type=submit]", "确认并提交"))?;
-        let case = case_id(&b.path()?)?;
-        let state = case_state(b)?;
-        check(state == "已提交", || format!("the case is {state:?}"))?;
-        b.audit("case")?;
-        Ok(case)
+        submit_with_purpose(b, "abroad")
     });
     let console_case = format!("/console/cases/{case}");
 
