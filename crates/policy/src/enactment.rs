@@ -393,24 +393,7 @@ impl Enactments {
     /// The latest enactment of each policy, with its stored file: what a sync's delta run
     /// evaluates again.
     pub async fn in_force(&self) -> Result<Vec<InForce>, EnactError> {
-        let rows = sqlx::query(
-            "SELECT e.policy_id, e.policy_hash, e.period, v.source FROM policy_enactments e \
-             JOIN policy_versions v ON v.hash = e.policy_hash \
-             WHERE e.id IN (SELECT MAX(id) FROM policy_enactments GROUP BY policy_id) \
-             ORDER BY e.policy_id",
-        )
-        .fetch_all(self.store.pool())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(InForce {
-                    policy_id: r.try_get("policy_id")?,
-                    policy_hash: r.try_get("policy_hash")?,
-                    period: r.try_get("period")?,
-                    source: r.try_get("source")?,
-                })
-            })
-            .collect()
+        in_force(&self.store).await
     }
 
     /// Every decision recorded about `subject`, oldest first.
@@ -685,31 +668,47 @@ impl Outbox for DecisionOutbox<'_> {
     }
 }
 
-/// The titles (zh-CN, en) of every policy ever enacted, from its latest recorded version:
-/// what a page listing a citizen's decisions names them by.
-pub async fn titles(
-    store: &Store,
-) -> Result<std::collections::HashMap<String, crate::policy::Title>, EnactError> {
+/// The latest enactment of each policy, with its stored file: what a sync's delta run
+/// evaluates again and what pages name policies by.
+pub async fn in_force(store: &Store) -> Result<Vec<InForce>, EnactError> {
     let rows = sqlx::query(
-        "SELECT v.policy_id, v.source FROM policy_versions v \
-         WHERE v.recorded_ms = (SELECT MAX(w.recorded_ms) FROM policy_versions w WHERE w.policy_id = v.policy_id)",
+        "SELECT e.policy_id, e.policy_hash, e.period, v.source FROM policy_enactments e \
+         JOIN policy_versions v ON v.hash = e.policy_hash \
+         WHERE e.id IN (SELECT MAX(id) FROM policy_enactments GROUP BY policy_id) \
+         ORDER BY e.policy_id",
     )
     .fetch_all(store.pool())
     .await?;
-    let mut out = std::collections::HashMap::new();
-    for r in rows {
-        let id: String = r.try_get("policy_id")?;
-        let source: String = r.try_get("source")?;
-        // The source was checked when it was enacted; only its title is read here.
-        #[derive(serde::Deserialize)]
-        struct Head {
-            title: crate::policy::Title,
-        }
-        if let Ok(head) = toml::from_str::<Head>(&source) {
-            out.insert(id, head.title);
-        }
+    rows.iter()
+        .map(|r| {
+            Ok(InForce {
+                policy_id: r.try_get("policy_id")?,
+                policy_hash: r.try_get("policy_hash")?,
+                period: r.try_get("period")?,
+                source: r.try_get("source")?,
+            })
+        })
+        .collect()
+}
+
+/// The titles (zh-CN, en) of every policy in force, from the version last enacted: what a
+/// page listing a citizen's decisions names them by.
+pub async fn titles(
+    store: &Store,
+) -> Result<std::collections::HashMap<String, crate::policy::Title>, EnactError> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        title: crate::policy::Title,
     }
-    Ok(out)
+    // The source was checked when it was enacted; only its title is read here.
+    Ok(in_force(store)
+        .await?
+        .into_iter()
+        .filter_map(|p| {
+            let head = toml::from_str::<Head>(&p.source).ok()?;
+            Some((p.policy_id, head.title))
+        })
+        .collect())
 }
 
 /// Up to `limit` decisions of `policy_id`: eligible ones (payable first), or near misses when
