@@ -14,9 +14,9 @@ use errandless_policy::{Lang, Policy};
 use errandless_standards::{CitizenId, Date, Standard};
 
 use crate::config::Settings;
-use crate::demo_cmd::{heading, PACK};
-use crate::enact::Decider;
+use crate::demo_cmd::heading;
 use crate::sync_cmd::DATA_CENTER_MEMBER;
+use errandless_policy::PACK;
 
 /// The pack's policy `file`, parsed.
 pub(crate) fn pack_policy(file: &str, text: &str) -> anyhow::Result<Policy> {
@@ -43,7 +43,7 @@ fn demo_period(policy: &Policy) -> anyhow::Result<String> {
 /// payee whose explanation it printed.
 pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<Option<CitizenId>> {
     heading("9. the policy pack, enacted: decisions with explanations, entitlements");
-    let decider = Decider::open(settings, DATA_CENTER_MEMBER).await?;
+    let decider = crate::enact::open(settings, DATA_CENTER_MEMBER).await?;
     crate::policy_cmd::print_enacted_heading();
     let mut paid_example = None;
     for (file, text) in PACK {
@@ -169,7 +169,7 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
         admitted.year
     );
     let runs = crate::sync_cmd::sync_all(settings, DATA_CENTER_MEMBER, None, true).await?;
-    let decider = Decider::open(settings, DATA_CENTER_MEMBER).await?;
+    let decider = crate::enact::open(settings, DATA_CENTER_MEMBER).await?;
     let out = settings.data.join("payments").join("out");
     pay_round(&decider.payments, &out).await?;
     let mut traces = Vec::new();

@@ -217,30 +217,6 @@ pub(crate) async fn walk(
     Ok(())
 }
 
-/// The demonstration pack of `policies/`, built into the binary so the demo runs anywhere.
-pub(crate) const PACK: &[(&str, &str)] = &[
-    (
-        "freshman-subsidy.toml",
-        include_str!("../../../policies/freshman-subsidy.toml"),
-    ),
-    (
-        "elderly-allowance.toml",
-        include_str!("../../../policies/elderly-allowance.toml"),
-    ),
-    (
-        "disability-living-allowance.toml",
-        include_str!("../../../policies/disability-living-allowance.toml"),
-    ),
-    (
-        "disability-nursing-allowance.toml",
-        include_str!("../../../policies/disability-nursing-allowance.toml"),
-    ),
-    (
-        "dibao-screen.toml",
-        include_str!("../../../policies/dibao-screen.toml"),
-    ),
-];
-
 /// Evaluates each policy of the pack over the data center and prints one line each.
 async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
     println!(
@@ -253,7 +229,7 @@ async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
         "cost over validity",
         "seconds"
     );
-    for (file, text) in PACK {
+    for (file, text) in errandless_policy::PACK {
         let policy = crate::demo_benefits::pack_policy(file, text)?;
         let evaluated = crate::policy_cmd::evaluate_policy(
             store,

@@ -25,8 +25,8 @@ pub(crate) struct Persona {
     pub citizen_id: String,
 }
 
-/// Finds the demo's citizens (a paid freshman, a paid elderly citizen, a near miss) and two
-/// staff (a county officer, an auditor), and gives each an account.
+/// Finds the demo's citizens (a paid freshman, a paid elderly citizen, a near miss) and three
+/// staff (a county officer, an auditor, a policy officer), and gives each an account.
 pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
     let store = &opened.store;
     let paid = |policy: &'static str| async move { paid_subject(store, policy, true).await };
@@ -66,7 +66,7 @@ pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
             .with_context(|| format!("{who} {id} is not a living registered resident"))?;
         named.push((who, id, name));
     }
-    for want in ["near miss", "county officer", "auditor"] {
+    for want in ["near miss", "county officer", "auditor", "policy officer"] {
         for (near_miss, id) in &candidates {
             if (want == "near miss") != *near_miss || named.iter().any(|(_, taken, _)| taken == id)
             {
@@ -109,6 +109,12 @@ pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
             ),
             "auditor" => (
                 Role::Auditor,
+                "",
+                freshman_county.get(..2).unwrap_or_default(),
+            ),
+            // Simulates and enacts the province's policies from the console.
+            "policy officer" => (
+                Role::PolicyOfficer,
                 "",
                 freshman_county.get(..2).unwrap_or_default(),
             ),

@@ -147,11 +147,16 @@ pub(crate) fn payments_on(
     ledger: Arc<tokio::sync::Mutex<Sequencer>>,
     key: SubjectKey,
 ) -> anyhow::Result<Payments> {
+    Ok(Payments::new(store, ledger, key, checked_payer(settings)?))
+}
+
+/// The configured payer, checked as the bank would check it.
+pub(crate) fn checked_payer(settings: &Settings) -> anyhow::Result<errandless_payments::Payer> {
     let payer = payer(settings);
     if let Err((field, rule)) = payer.validate() {
         bail!("the [payments] configuration: {field} {rule}");
     }
-    Ok(Payments::new(store, ledger, key, payer))
+    Ok(payer)
 }
 
 pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {

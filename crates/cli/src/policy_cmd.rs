@@ -10,8 +10,9 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
-    compile, compile_for, register_snapshots, run as evaluate, run_recorded, session, simulate,
-    write_conditions, Decided, Decision, Evaluator, Plan, SessionContext, Simulation,
+    compile, compile_for, evaluate_latest, latest_snapshots, register_snapshots, run as evaluate,
+    session, simulate, write_conditions, Decision, Evaluated, Evaluator, SessionContext,
+    Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
@@ -309,7 +310,7 @@ async fn enact_policies(
     policies: &[(Policy, String, String)],
     consumer: &str,
 ) -> anyhow::Result<ExitCode> {
-    let decider = crate::enact::Decider::open(settings, consumer).await?;
+    let decider = crate::enact::open(settings, consumer).await?;
     print_enacted_heading();
     for (policy, source, period) in policies {
         let done = decider.enact(policy, source, period, None).await?;
@@ -632,72 +633,7 @@ async fn simulate_policies(
     Ok(ExitCode::SUCCESS)
 }
 
-/// A policy evaluated over the data center.
-pub(crate) struct Evaluated {
-    /// The newest snapshot of each dataset the policy reads, in the plan's order.
-    pub snapshots: Vec<errandless_exchange::Snapshot>,
-    /// Their files, by dataset.
-    pub paths: BTreeMap<String, PathBuf>,
-    /// Subjects evaluated.
-    pub evaluated: u64,
-    /// Every subject's decision, or only the recorded ones (the eligible and the near
-    /// misses), as asked.
-    pub decisions: Vec<errandless_evaluation::Decision>,
-    pub took: std::time::Duration,
-}
-
-/// The newest snapshot `consumer` holds of each dataset `plan` reads, in the plan's order, and
-/// their files by dataset, naming a missing snapshot, one whose grant lacks a field, or a
-/// missing file.
-async fn latest_snapshots(
-    store: &Store,
-    datacenter: &Path,
-    consumer: &str,
-    policy: &Policy,
-    plan: &Plan,
-) -> anyhow::Result<(
-    Vec<errandless_exchange::Snapshot>,
-    BTreeMap<String, PathBuf>,
-)> {
-    let mut snapshots = Vec::new();
-    let mut files = BTreeMap::new();
-    for t in &plan.tables {
-        let Some(latest) = errandless_exchange::snapshots(store, consumer, &t.dataset)
-            .await?
-            .pop()
-        else {
-            bail!(
-                "{} reads {}, but {consumer} holds no snapshot of it: run `errandless sync` under a bulk grant",
-                policy.id,
-                t.dataset
-            );
-        };
-        if let Some((missing, _)) = t.fields.iter().find(|(f, _)| !latest.fields.contains(f)) {
-            bail!(
-                "{} reads {}.{missing}, but snapshot {} (version {}) does not hold that field: its grant does not cover it",
-                policy.id,
-                t.dataset,
-                latest.id,
-                latest.version
-            );
-        }
-        let path = datacenter.join(latest.id.file_name());
-        if !path.is_file() {
-            bail!(
-                "snapshot {} of {} is missing from {}",
-                latest.id,
-                t.dataset,
-                datacenter.display()
-            );
-        }
-        files.insert(t.dataset.clone(), path);
-        snapshots.push(latest);
-    }
-    Ok((snapshots, files))
-}
-
-/// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads,
-/// naming a missing snapshot, one whose grant lacks a field, or a missing file.
+/// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads.
 pub(crate) async fn evaluate_policy(
     store: &Store,
     datacenter: &Path,
@@ -706,29 +642,7 @@ pub(crate) async fn evaluate_policy(
     subjects: Option<&[String]>,
     every: bool,
 ) -> anyhow::Result<Evaluated> {
-    let plan = compile_for(policy, subjects);
-    let (snapshots, files) = latest_snapshots(store, datacenter, consumer, policy, &plan).await?;
-    let started = Instant::now();
-    let ctx = session();
-    register_snapshots(&ctx, &plan, &files)
-        .await
-        .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
-    let decided = if every {
-        evaluate(&ctx, &plan).await.map(|decisions| Decided {
-            evaluated: decisions.len() as u64,
-            decisions,
-        })
-    } else {
-        run_recorded(&ctx, &plan).await
-    }
-    .with_context(|| format!("while evaluating {}", policy.id))?;
-    Ok(Evaluated {
-        snapshots,
-        paths: files,
-        evaluated: decided.evaluated,
-        decisions: decided.decisions,
-        took: started.elapsed(),
-    })
+    Ok(evaluate_latest(store, datacenter, consumer, policy, subjects, every).await?)
 }
 
 /// Division names by 12-digit code, from the province's `divisions.csv` when it is there.

@@ -114,6 +114,8 @@ pub(crate) struct Opened {
     pub store: Store,
     pub exchange: Arc<Exchange>,
     pub identity: Arc<errandless_server::IdentityService>,
+    /// Policies simulated and enacted from the console.
+    decider: Option<Arc<errandless_server::Decider>>,
     config: ServerConfig,
     listener: tokio::net::TcpListener,
     pub addr: SocketAddr,
@@ -165,6 +167,7 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
             .filter(|t| !t.trim().is_empty()),
     };
     let exchange = Arc::new(exchange);
+    let decider = console_decider(settings, &store, &exchange).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("while binding {}", args.listen))?;
@@ -201,6 +204,7 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
     };
     Ok(Opened {
         prefill_as,
+        decider,
         store,
         exchange,
         identity: Arc::new(identity),
@@ -210,10 +214,43 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
     })
 }
 
+/// The console's decider: the data center's member deciding, with the exchange's ledger. A
+/// [payments] configuration the bank would refuse leaves the console unable to enact, and says
+/// so, rather than stopping the server.
+async fn console_decider(
+    settings: &Settings,
+    store: &Store,
+    exchange: &Exchange,
+) -> anyhow::Result<Option<Arc<errandless_server::Decider>>> {
+    errandless_payments::migrate(store)
+        .await
+        .context("while preparing the payments tables")?;
+    let payer = match crate::pay_cmd::checked_payer(settings) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(error = %e, "the console will not run policies");
+            return Ok(None);
+        }
+    };
+    let decider = errandless_server::Decider::new(
+        store.clone(),
+        exchange.ledger(),
+        exchange.subject_key().clone(),
+        payer,
+        settings.data.join(errandless_exchange::DATACENTER_DIR),
+        crate::sync_cmd::DATA_CENTER_MEMBER,
+        &crate::enact::jurisdiction(settings),
+    )
+    .await
+    .context("while opening the decisions and payments for the console")?;
+    Ok(Some(Arc::new(decider)))
+}
+
 /// Serves the API, the provider, the portal and the console until Ctrl-C.
 pub(crate) async fn serve(opened: Opened) -> anyhow::Result<()> {
     let Opened {
         prefill_as,
+        decider,
         store,
         exchange,
         identity,
@@ -221,10 +258,11 @@ pub(crate) async fn serve(opened: Opened) -> anyhow::Result<()> {
         listener,
         addr,
     } = opened;
-    errandless_payments::migrate(&store)
-        .await
-        .context("while preparing the payments tables")?;
-    let router = errandless_server::router_with_portal(exchange, config, identity, prefill_as)
+    let options = errandless_server::PortalOptions {
+        prefill_as,
+        decider,
+    };
+    let router = errandless_server::router_with_portal(exchange, config, identity, options)
         .await
         .context("while starting the portal")?;
     eprintln!("listening on http://{addr}");

@@ -99,6 +99,185 @@ impl Served {
     fn client(&self) -> Client {
         Client::new(&self.base)
     }
+
+    /// The directory the demo ran in (its data directory is `data` there).
+    fn dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+}
+
+/// The value beside `label` in a console table: `<td>label</td><td>value</td>`.
+fn fact(body: &str, label: &str) -> Option<String> {
+    let at = body.find(&format!("<td>{label}</td><td>"))? + label.len() + 13;
+    Some(body[at..].split("</td>").next()?.to_owned())
+}
+
+/// Asks for a run's page until the run has finished.
+fn finished_run(client: &mut Client, path: &str) -> String {
+    for _ in 0..600 {
+        let page = client.get(path);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        if !page.body.contains("hx-trigger=\"every 2s\"") {
+            return page.body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    panic!("{path} did not finish in two minutes");
+}
+
+/// How many rows of enactment runs the run history shows.
+fn history_rows(body: &str) -> usize {
+    body.matches("<td>batch</td>").count() + body.matches("<td>delta</td>").count()
+}
+
+/// Policies simulated and enacted from the console: only by a policy officer, a simulation
+/// changing nothing and agreeing with `errandless policy simulate`, a draft's errors shown
+/// beside it, and an enactment of a period already enacted paying no one again.
+fn policies_from_the_console(served: &Served, auditor: &mut Client) {
+    // An auditor sees the policies but may not run one; trying is a recorded 403.
+    let page = auditor.get("/console/policies");
+    assert!(!page.body.contains("/console/policies/run"));
+    let csrf = input_value(&page.body, "csrf").expect("token");
+    for run in ["simulate", "enact"] {
+        let refused = auditor.post(
+            "/console/policies/run",
+            &[
+                ("csrf", &csrf),
+                ("run", run),
+                ("policy", "freshman-subsidy-2026"),
+            ],
+        );
+        assert_eq!(refused.status, 403, "the auditor may not {run}");
+    }
+
+    let mut officer = served.client();
+    officer.log_in(&served.phone("policy officer"), PASSWORD);
+    officer.get("/lang?to=en&back=%2F");
+    let page = officer.get("/console/policies");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("Run a policy") && page.body.contains("elderly-allowance-2026"),
+        "{}",
+        page.body
+    );
+    let csrf = input_value(&page.body, "csrf").expect("token");
+    let runs_before = history_rows(&page.body);
+
+    // A simulation: the same figures as the command line's, and nothing recorded.
+    let started = officer.post(
+        "/console/policies/run",
+        &[
+            ("csrf", &csrf),
+            ("run", "simulate"),
+            ("policy", "freshman-subsidy-2026"),
+        ],
+    );
+    assert_eq!(started.status, 303, "{}", started.body);
+    let run = started.location.expect("the run's page");
+    assert!(run.starts_with("/console/policies/runs/"), "{run}");
+    let result = finished_run(&mut officer, &run);
+    assert!(result.contains("nothing was recorded"), "{result}");
+    let eligible = fact(&result, "Eligible").expect("the eligible count");
+    assert_ne!(eligible, "0", "the demo province has eligible freshmen");
+    let policy_file = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../policies/freshman-subsidy.toml"
+    );
+    let cli = common::errandless(
+        served.dir(),
+        &["policy", "simulate", "--data", "data", policy_file],
+    );
+    let cli = common::text(&cli);
+    assert!(
+        cli.contains(&format!("  eligible {eligible} (payable")),
+        "the console found {eligible} eligible; the command line:\n{cli}"
+    );
+    assert!(result.contains("By county") && result.contains("Near misses"));
+    let page = officer.get("/console/policies");
+    assert_eq!(
+        history_rows(&page.body),
+        runs_before,
+        "a simulation records no run"
+    );
+    assert!(
+        page.body.contains(&format!("href=\"{run}\"")),
+        "the run is listed"
+    );
+
+    // A draft with an error comes back with it, located, and what was typed kept.
+    let draft = "id = \"draft-2026\"\n[title\nzh = 1\n";
+    let back = officer.post(
+        "/console/policies/run",
+        &[("csrf", &csrf), ("run", "simulate"), ("source", draft)],
+    );
+    assert_eq!(back.status, 422, "{}", back.body);
+    assert!(back.body.contains("draft.toml:2:"), "{}", back.body);
+    assert!(back.body.contains("aria-invalid=\"true\""));
+    assert!(back.body.contains("[title"), "the draft is kept");
+    // A period outside the policy's validity is refused before anything runs.
+    let freshman = std::fs::read_to_string(policy_file).expect("the pack's policy");
+    let back = officer.post(
+        "/console/policies/run",
+        &[
+            ("csrf", &csrf),
+            ("run", "enact"),
+            ("source", &freshman),
+            ("period", "1999"),
+        ],
+    );
+    assert_eq!(back.status, 422, "{}", back.body);
+    assert_eq!(
+        history_rows(&officer.get("/console/policies").body),
+        runs_before
+    );
+
+    // An enactment of the period the demo enacted: a run recorded, no one entitled again.
+    let started = officer.post(
+        "/console/policies/run",
+        &[
+            ("csrf", &csrf),
+            ("run", "enact"),
+            ("policy", "freshman-subsidy-2026"),
+        ],
+    );
+    assert_eq!(started.status, 303, "{}", started.body);
+    let result = finished_run(&mut officer, &started.location.expect("the run's page"));
+    assert_eq!(
+        fact(&result, "State").as_deref(),
+        Some("Finished"),
+        "{result}"
+    );
+    assert_eq!(
+        fact(&result, "New entitlements").as_deref(),
+        Some("0"),
+        "{result}"
+    );
+    assert_eq!(
+        fact(&result, "Decisions recorded").as_deref(),
+        Some("0"),
+        "{result}"
+    );
+    let page = officer.get("/console/policies");
+    assert_eq!(
+        history_rows(&page.body),
+        runs_before + 1,
+        "the enactment is in the run history"
+    );
+
+    // A forged form changes nothing.
+    let forged = officer.post(
+        "/console/policies/run",
+        &[
+            ("csrf", "forged"),
+            ("run", "enact"),
+            ("policy", "elderly-allowance-2026"),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    assert_eq!(
+        history_rows(&officer.get("/console/policies").body),
+        runs_before + 1
+    );
 }
 
 fn metric(client: &mut Client, name: &str) -> u64 {
@@ -366,6 +545,8 @@ fn the_portal_and_the_console_over_http() {
         .body
         .contains("ledger.errandless.example"));
     assert_eq!(officer.get("/console/payments").status, 403);
+
+    policies_from_the_console(&served, &mut auditor);
 
     // A citizen is no staff.
     assert_eq!(freshman.get("/console").status, 403);

@@ -886,3 +886,89 @@ fn the_county_officer_approves_a_data_request_and_cannot_see_another_countys_cas
     );
     b.finish();
 }
+
+#[test]
+fn a_policy_officer_simulates_a_policy_and_sees_a_drafts_errors_beside_it() {
+    const TEST: &str = "a_policy_officer_simulates_a_policy_and_sees_a_drafts_errors_beside_it";
+    let Some(setup) = Setup::from_env() else {
+        return;
+    };
+    let _turn = one_at_a_time();
+    let demo = demo();
+    let started = Instant::now();
+    let mut b = browser(&setup, TEST, demo);
+    b.name_session("policy officer");
+    log_in(&mut b, demo.phone(&["policy officer"]), &demo.password);
+
+    b.step("console: the policies a policy officer may run", |b| {
+        b.goto("/console/policies")?;
+        b.wait_for_path("/console/policies")?;
+        b.find("#draft-source")?;
+        b.audit("console policies, policy officer")
+    });
+
+    b.step(
+        "simulate: the run's page updates itself until it has finished",
+        |b| {
+            let button = "form[action='/console/policies/run']\
+             :has(input[name=policy][value=freshman-subsidy-2026])\
+             :has(input[name=run][value=simulate]) button";
+            b.loading(|b| b.click(button))?;
+            b.wait_until("a run's page", Duration::from_secs(10), |b| {
+                let path = b.path()?;
+                Ok((!path.starts_with("/console/policies/runs/")).then_some(path))
+            })?;
+            // No reload from here: htmx asks for the page again and swaps the result in.
+            b.wait_until("the simulation's result", Duration::from_secs(120), |b| {
+                Ok((!b.exists("#panels:not([hx-trigger])")?).then(|| {
+                    b.text("#panels table")
+                        .unwrap_or_else(|e| format!("no table: {e}"))
+                }))
+            })?;
+            let text = b.text("#panels")?;
+            check(
+                text.contains("按县（区）") && text.contains("差一点符合"),
+                || format!("the result reads {text:?}"),
+            )?;
+            let notice = b.text("main p.alert[role=status]")?;
+            check(notice.contains("这是模拟"), || {
+                format!("the notice reads {notice:?}")
+            })?;
+            b.audit("policy run, simulated")
+        },
+    );
+
+    b.step(
+        "a draft with an error: the error beside it, the draft kept",
+        |b| {
+            b.goto("/console/policies")?;
+            b.wait_for_path("/console/policies")?;
+            b.fill("#draft-source", "id = \"draft-2026\"\n[title\n")?;
+            b.loading(|b| b.click("form:has(#draft-source) button[name=run][value=simulate]"))?;
+            let status = b.status()?;
+            check(status == 422, || format!("status {status}, not 422"))?;
+            let errors = b.text("#draft-errors")?;
+            check(errors.contains("draft.toml:2:"), || {
+                format!("the errors read {errors:?}")
+            })?;
+            let invalid = b.attr("#draft-source", "aria-invalid")?;
+            check(invalid.as_deref() == Some("true"), || {
+                format!("the draft is marked aria-invalid={invalid:?}")
+            })?;
+            let kept = b.js(
+                "return document.querySelector('#draft-source').value",
+                vec![],
+            )?;
+            check(kept.as_str().is_some_and(|k| k.contains("[title")), || {
+                format!("the draft now holds {kept}")
+            })?;
+            b.audit("console policies, a draft with an error")
+        },
+    );
+
+    eprintln!(
+        "{TEST}: the browser's part took {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    b.finish();
+}

@@ -42,9 +42,11 @@ use errandless_policy::{ErrorKind, ExampleValue, Policy, PolicyError};
 use errandless_standards::ElementType;
 
 mod batch;
+mod datacenter;
 mod prepared;
 mod simulation;
 pub use batch::{session, write_conditions};
+pub use datacenter::{evaluate_latest, latest_snapshots, sources_of, DatacenterError, Evaluated};
 pub use datafusion::prelude::SessionContext;
 pub use prepared::Evaluator;
 pub use simulation::{simulate, Simulation, Tally};

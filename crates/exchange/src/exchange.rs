@@ -121,7 +121,6 @@ impl Exchange {
         &self.islands
     }
 
-    /// The platform store, for the exchange's own modules.
     /// The platform store the exchange records in.
     pub fn store(&self) -> &Store {
         &self.store

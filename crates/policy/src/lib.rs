@@ -83,3 +83,28 @@ pub use policy::{
     Amount, Condition, Example, ExampleValue, Exclusion, Frequency, Input, LegalBasis, Payment,
     Policy, Title, RESERVED_NAMES,
 };
+
+/// The demonstration pack of the repository's `policies/` directory, as (file name, source),
+/// built in so the demo and the console run anywhere.
+pub const PACK: &[(&str, &str)] = &[
+    (
+        "freshman-subsidy.toml",
+        include_str!("../../../policies/freshman-subsidy.toml"),
+    ),
+    (
+        "elderly-allowance.toml",
+        include_str!("../../../policies/elderly-allowance.toml"),
+    ),
+    (
+        "disability-living-allowance.toml",
+        include_str!("../../../policies/disability-living-allowance.toml"),
+    ),
+    (
+        "disability-nursing-allowance.toml",
+        include_str!("../../../policies/disability-nursing-allowance.toml"),
+    ),
+    (
+        "dibao-screen.toml",
+        include_str!("../../../policies/dibao-screen.toml"),
+    ),
+];

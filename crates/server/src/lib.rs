@@ -38,6 +38,7 @@ use errandless_exchange::Exchange;
 use errandless_ledger::NoteVerifier;
 
 mod api;
+mod decider;
 mod error;
 mod metrics;
 mod oidc;
@@ -50,6 +51,7 @@ pub use api::{
     openapi, ReadBody, CLIENT_HEADER, DATASET_VERSION, LEDGER_INDEX_HEADER, PURPOSE_HEADER,
     REQUEST_HASH_HEADER, REQUEST_ID_HEADER, SIGNATURE_HEADER,
 };
+pub use decider::{DecideError, Decider, Enacted, Stage};
 pub use errandless_exchange::ReadRequest;
 pub use error::ErrorBody;
 pub use oidc::{IdentityService, DEVICE_COOKIE, FLOW_COOKIE, SESSION_COOKIE};
@@ -107,14 +109,25 @@ pub fn router_with_identity(
     api::routes(app).merge(oidc::routes(identity))
 }
 
+/// What the portal serves beyond the pages every installation has.
+#[derive(Default)]
+pub struct PortalOptions {
+    /// The member (and its key) whose grants fill application forms; without it, forms are
+    /// typed in full.
+    pub prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
+    /// Policies simulated and enacted from the console; without it, the console shows the
+    /// policies and their runs and points to the command line.
+    pub decider: Option<Arc<Decider>>,
+}
+
 /// Everything [`router_with_identity`] serves, and the citizens' portal and the staff
 /// console (HTML) besides. The portal registers itself as a client of the provider on first
-/// start. `prefill_as` is the member (and its key) whose grants fill application forms.
+/// start.
 pub async fn router_with_portal(
     exchange: Arc<Exchange>,
     config: ServerConfig,
     identity: Arc<IdentityService>,
-    prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
+    options: PortalOptions,
 ) -> Result<axum::Router, PortalError> {
     let app = Arc::new(App {
         exchange,
@@ -122,7 +135,7 @@ pub async fn router_with_portal(
         config,
         identity: Some(Arc::clone(&identity)),
     });
-    let portal = portal::routes(Arc::clone(&app), Arc::clone(&identity), prefill_as).await?;
+    let portal = portal::routes(Arc::clone(&app), Arc::clone(&identity), options).await?;
     Ok(api::routes(app).merge(oidc::routes(identity)).merge(portal))
 }
 

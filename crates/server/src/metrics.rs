@@ -1,4 +1,5 @@
-//! Prometheus metrics: reads by outcome and the latency of reads, portal pages and refusals.
+//! Prometheus metrics: reads by outcome and the latency of reads, portal pages, refusals and
+//! the console's policy runs.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ pub(crate) struct Metrics {
     reads: Family<Labels, Counter>,
     pages: Family<Labels, Counter>,
     refusals: Family<Labels, Counter>,
+    policy_runs: Family<Labels, Counter>,
     latency: Histogram,
     ledger_entries: Gauge,
     ledger_batches: Gauge,
@@ -48,6 +50,12 @@ impl Metrics {
             "Portal and console actions refused (403), by action",
             refusals.clone(),
         );
+        let policy_runs = Family::<Labels, Counter>::default();
+        registry.register(
+            "errandless_console_policy_runs",
+            "Policy simulations and enactments run from the console, by run and outcome",
+            policy_runs.clone(),
+        );
         let ledger_entries = Gauge::default();
         let ledger_batches = Gauge::default();
         registry.register(
@@ -65,6 +73,7 @@ impl Metrics {
             reads,
             pages,
             refusals,
+            policy_runs,
             latency,
             ledger_entries,
             ledger_batches,
@@ -87,6 +96,17 @@ impl Metrics {
     pub fn refused(&self, action: &str) {
         self.refusals
             .get_or_create(&vec![("action".to_owned(), action.to_owned())])
+            .inc();
+    }
+
+    /// A console policy run finished: `run` is `simulate` or `enact`, `outcome` `done` or
+    /// `failed`.
+    pub fn policy_run(&self, run: &str, outcome: &str) {
+        self.policy_runs
+            .get_or_create(&vec![
+                ("run".to_owned(), run.to_owned()),
+                ("outcome".to_owned(), outcome.to_owned()),
+            ])
             .inc();
     }
 

@@ -26,6 +26,8 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/ratings", get(ratings))
         .route("/console/ratings/{id}/answer", post(answer))
         .route("/console/policies", get(policies))
+        .route("/console/policies/run", post(super::policy_runs::start))
+        .route("/console/policies/runs/{id}", get(super::policy_runs::show))
         .route("/console/payments", get(payments))
         .route("/console/ledger", get(ledger))
 }
@@ -79,6 +81,18 @@ struct ConsolePage<'a> {
     here: &'static str,
     notice: Option<String>,
     panels: Vec<Panel>,
+    /// The form for a draft policy, on the policies page for those who may run one.
+    draft: Option<Draft>,
+    /// The path the page asks for again every two seconds (htmx), while a run goes on.
+    poll: Option<String>,
+}
+
+/// A draft policy as typed, with the errors found in it.
+#[derive(Default)]
+pub(super) struct Draft {
+    pub source: String,
+    pub period: String,
+    pub errors: Vec<String>,
 }
 
 fn nav(tr: Tr<'_>) -> Vec<(&'static str, String)> {
@@ -111,6 +125,8 @@ fn render(
         here,
         notice,
         panels,
+        draft: None,
+        poll: None,
     };
     page(StatusCode::OK, visitor.lang, view.render())
 }
@@ -130,7 +146,7 @@ async fn roles_of(
 }
 
 /// The staff member asking for a page, with their roles.
-async fn staff_page(
+pub(super) async fn staff_page(
     portal: &Portal,
     headers: &HeaderMap,
     uri: &Uri,
@@ -142,7 +158,7 @@ async fn staff_page(
 }
 
 /// [`staff_page`] for a form's POST, whose token and origin are checked first.
-async fn staff_post(
+pub(super) async fn staff_post(
     portal: &Portal,
     headers: &HeaderMap,
     uri: &Uri,
@@ -762,10 +778,13 @@ async fn answer(
 #[derive(Deserialize)]
 struct LookupQuery {
     subject: Option<String>,
+    done: Option<String>,
+    error: Option<String>,
 }
 
-/// The policies in force, and the decisions about one citizen, for policy officers and for
-/// auditors of the citizen's division.
+/// The policies in force, the runs, and the decisions about one citizen, for policy officers
+/// and for auditors of the citizen's division; policy officers of the jurisdiction also
+/// simulate and enact here.
 async fn policies(
     State(portal): State<Shared>,
     headers: HeaderMap,
@@ -777,13 +796,45 @@ async fn policies(
         Err(r) => return r,
     };
     let tr = visitor.tr(&portal);
+    let n = notice(
+        tr,
+        &Notice {
+            done: q.done,
+            error: q.error,
+        },
+    );
+    let subject = q.subject.unwrap_or_default();
+    policies_page(&portal, &visitor, &roles, &subject, n, Draft::default()).await
+}
+
+/// The policies page; with a draft's errors, answered 422 so the form shows them.
+pub(super) async fn policies_page(
+    portal: &Portal,
+    visitor: &Visitor,
+    roles: &[Assignment],
+    subject: &str,
+    notice: Option<String>,
+    draft: Draft,
+) -> Response {
+    let tr = visitor.tr(portal);
     let lang = visitor.lang;
     let titles = match portal.policy_titles().await {
         Ok(t) => t,
-        Err(e) => return super::internal(&portal, &visitor, &e),
+        Err(e) => return super::internal(portal, visitor, &e),
     };
+    let mut panels = Vec::new();
+    let may_run = portal
+        .decider
+        .as_deref()
+        .filter(|d| super::policy_runs::may_run(roles, d));
     let mut in_force = Panel::new(tr.t("console-in-force"), vec![tr.t("console-col-policy")]);
-    in_force.lead = Some(tr.t("console-policy-cli"));
+    match (&portal.decider, may_run) {
+        (None, _) => in_force.lead = Some(tr.t("console-policy-cli")),
+        (Some(d), None) => {
+            in_force.lead = Some(tr.t1("console-policy-officers", "division", &d.jurisdiction))
+        }
+        (Some(_), Some(_)) => {}
+    }
     let mut ids: Vec<_> = titles.iter().collect();
     ids.sort_by(|a, b| a.0.cmp(b.0));
     for (id, title) in ids {
@@ -792,7 +843,88 @@ async fn policies(
             ..Row::default()
         });
     }
-    let subject = q.subject.unwrap_or_default();
+    panels.push(in_force);
+    let mut draft = Some(draft);
+    if let Some(decider) = may_run {
+        let offered = match super::policy_runs::offered(decider).await {
+            Ok(o) => o,
+            Err(e) => return super::internal(portal, visitor, &e),
+        };
+        let mut run = Panel::new(
+            tr.t("console-run"),
+            vec![
+                tr.t("console-col-policy"),
+                tr.t("console-col-source"),
+                tr.t("console-col-actions"),
+            ],
+        );
+        run.lead = Some(tr.t("console-run-lead"));
+        for o in offered {
+            let hidden = |what: &str| {
+                vec![
+                    ("policy".to_owned(), o.id.clone()),
+                    ("run".to_owned(), what.to_owned()),
+                ]
+            };
+            run.rows.push(Row {
+                cells: vec![
+                    format!("{} ({})", lang.pick(&o.title.zh, &o.title.en), o.id),
+                    tr.t(if o.in_force {
+                        "console-source-in-force"
+                    } else {
+                        "console-source-pack"
+                    }),
+                ],
+                actions: vec![
+                    Act {
+                        id: format!("simulate-{}", o.id),
+                        href: "/console/policies/run".into(),
+                        label: tr.t("console-simulate"),
+                        hidden: hidden("simulate"),
+                        note: None,
+                        danger: false,
+                    },
+                    Act {
+                        id: format!("enact-{}", o.id),
+                        href: "/console/policies/run".into(),
+                        label: tr.t("console-enact"),
+                        hidden: hidden("enact"),
+                        note: None,
+                        danger: true,
+                    },
+                ],
+                ..Row::default()
+            });
+        }
+        panels.push(run);
+        let mut runs = Panel::new(
+            tr.t("console-console-runs"),
+            vec![
+                tr.t("console-col-policy"),
+                tr.t("console-col-run"),
+                tr.t("console-col-period"),
+                tr.t("console-col-state"),
+                tr.t("my-data-when"),
+            ],
+        );
+        for r in portal.runs.list() {
+            let (state, _) = r.state();
+            runs.rows.push(Row {
+                cells: vec![
+                    format!("{} ({})", lang.pick(&r.title.zh, &r.title.en), r.policy_id),
+                    tr.t(run_kind_message(r.kind)),
+                    r.period.clone(),
+                    run_state(tr, &state),
+                    crate::time::rfc3339(r.started_ms).replace('T', " "),
+                ],
+                link: Some(format!("/console/policies/runs/{}", r.id)),
+                ..Row::default()
+            });
+        }
+        panels.push(runs);
+    } else {
+        draft = None;
+    }
     let mut lookup = Panel::new(
         tr.t("console-lookup"),
         vec![
@@ -806,20 +938,20 @@ async fn policies(
         "/console/policies".into(),
         tr.t("console-lookup-subject"),
         "subject".into(),
-        subject.clone(),
+        subject.to_owned(),
     ));
     if let Ok(citizen) = subject.trim().parse::<errandless_standards::CitizenId>() {
         let division = citizen.issuing_division();
         let may = roles.iter().any(|a| a.role == Role::PolicyOfficer)
             || decide(
-                &roles,
+                roles,
                 Action::ReadDataUsage {
                     division: &division,
                 },
             )
             .is_ok();
         if !may {
-            return super::forbidden(&portal, &visitor, "lookup_decisions").await;
+            return super::forbidden(portal, visitor, "lookup_decisions").await;
         }
         let decisions = match errandless_policy::enactment::decisions_of(
             portal.app.exchange.store(),
@@ -828,7 +960,7 @@ async fn policies(
         .await
         {
             Ok(d) => d,
-            Err(e) => return super::internal(&portal, &visitor, &e),
+            Err(e) => return super::internal(portal, visitor, &e),
         };
         for d in decisions.iter().rev() {
             lookup.rows.push(Row {
@@ -860,7 +992,7 @@ async fn policies(
     );
     let runs = match errandless_policy::enactment::runs(portal.app.exchange.store(), 50).await {
         Ok(r) => r,
-        Err(e) => return super::internal(&portal, &visitor, &e),
+        Err(e) => return super::internal(portal, visitor, &e),
     };
     for r in runs {
         history.rows.push(Row {
@@ -875,14 +1007,165 @@ async fn policies(
             ..Row::default()
         });
     }
-    render(
-        &portal,
-        &visitor,
-        "/console/policies",
-        "console-policies",
-        None,
-        vec![in_force, history, lookup],
-    )
+    panels.push(history);
+    panels.push(lookup);
+    let status = if draft.as_ref().is_some_and(|d| !d.errors.is_empty()) {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    let view = ConsolePage {
+        c: visitor.chrome(portal, tr.t("console-policies")),
+        nav: nav(tr),
+        here: "/console/policies",
+        notice,
+        panels,
+        draft,
+        poll: None,
+    };
+    page(status, visitor.lang, view.render())
+}
+
+fn run_kind_message(kind: super::policy_runs::Kind) -> &'static str {
+    match kind {
+        super::policy_runs::Kind::Simulate => "console-simulation",
+        super::policy_runs::Kind::Enact => "console-enactment",
+    }
+}
+
+/// A run's state in words.
+fn run_state(tr: Tr<'_>, state: &super::policy_runs::Progress) -> String {
+    use super::policy_runs::Progress;
+    match state {
+        Progress::Checking => tr.t("console-stage-checking"),
+        Progress::Running(crate::decider::Stage::Evaluating) => tr.t("console-stage-evaluating"),
+        Progress::Running(crate::decider::Stage::Recording { decisions }) => {
+            tr.t1("console-stage-recording", "count", &decisions.to_string())
+        }
+        Progress::Running(crate::decider::Stage::Entitling { payable }) => {
+            tr.t1("console-stage-entitling", "count", &payable.to_string())
+        }
+        Progress::Simulated(_) | Progress::Enacted(_) => tr.t("console-stage-done"),
+        Progress::Failed(_) => tr.t("console-stage-failed"),
+    }
+}
+
+/// A run's page: what it is, its stage or its result.
+pub(super) fn run_page(
+    portal: &Portal,
+    visitor: &Visitor,
+    run: &super::policy_runs::PolicyRun,
+) -> Response {
+    use super::policy_runs::Progress;
+    let tr = visitor.tr(portal);
+    let lang = visitor.lang;
+    let (state, took) = run.state();
+    let mut facts = Panel::new(
+        format!(
+            "{}: {}",
+            tr.t(run_kind_message(run.kind)),
+            lang.pick(&run.title.zh, &run.title.en)
+        ),
+        vec![tr.t("console-col-item"), tr.t("console-col-value")],
+    );
+    let mut fact = |id: &str, value: String| {
+        facts.rows.push(Row {
+            cells: vec![tr.t(id), value],
+            ..Row::default()
+        })
+    };
+    fact("console-col-policy", run.policy_id.clone());
+    fact("console-col-period", run.period.clone());
+    fact("console-run-by", run.by.clone());
+    fact("console-col-state", run_state(tr, &state));
+    fact("console-run-took", format!("{:.1} s", took.as_secs_f64()));
+    let mut panels = Vec::new();
+    let mut notice = None;
+    match &state {
+        Progress::Simulated(sim) => {
+            fact("console-col-evaluated", sim.evaluated.to_string());
+            fact("console-sim-eligible", sim.eligible.to_string());
+            fact("console-sim-payable", sim.payable.to_string());
+            fact(
+                "console-sim-without-account",
+                sim.without_account.to_string(),
+            );
+            fact("console-sim-near-misses", sim.near_miss_count().to_string());
+            fact(
+                "console-sim-per-payment",
+                errandless_policy::explanation::yuan(sim.per_payment),
+            );
+            fact("console-sim-payments", sim.payments.to_string());
+            fact(
+                "console-sim-total",
+                errandless_policy::explanation::yuan(sim.total()),
+            );
+            let tally = |title: &str, by: &std::collections::BTreeMap<_, _>| {
+                let mut p = Panel::new(
+                    tr.t(title),
+                    vec![
+                        tr.t("console-col-division"),
+                        tr.t("console-sim-eligible"),
+                        tr.t("console-col-amount"),
+                    ],
+                );
+                for (code, t) in by {
+                    let t: &errandless_evaluation::Tally = t;
+                    p.rows.push(Row {
+                        cells: vec![
+                            String::clone(code),
+                            t.eligible.to_string(),
+                            errandless_policy::explanation::yuan(t.amount),
+                        ],
+                        ..Row::default()
+                    });
+                }
+                p
+            };
+            panels.push(tally("console-sim-by-city", &sim.by_city));
+            panels.push(tally("console-sim-by-county", &sim.by_county));
+            let mut misses = Panel::new(
+                tr.t("console-sim-near-misses"),
+                vec![tr.t("console-col-condition"), tr.t("console-col-count")],
+            );
+            misses.lead = Some(tr.t("console-sim-near-misses-lead"));
+            for (condition, count) in &sim.near_misses {
+                misses.rows.push(Row {
+                    cells: vec![condition.clone(), count.to_string()],
+                    ..Row::default()
+                });
+            }
+            panels.push(misses);
+            notice = Some(tr.t("console-sim-no-effects"));
+        }
+        Progress::Enacted(e) => {
+            fact("console-col-evaluated", e.evaluated.to_string());
+            fact("console-col-recorded", e.recorded.to_string());
+            fact("console-enact-unchanged", e.unchanged.to_string());
+            fact("console-sim-eligible", e.eligible.to_string());
+            fact("console-sim-without-account", e.without_account.to_string());
+            fact("console-sim-near-misses", e.near_misses.to_string());
+            fact("console-enact-entitled", e.entitled.to_string());
+            fact("console-enact-already", e.already_entitled.to_string());
+            fact("console-enact-invalid", e.invalid_payees.to_string());
+        }
+        Progress::Failed(e) => notice = Some(tr.t1("console-refused", "reason", e)),
+        Progress::Checking | Progress::Running(_) => {}
+    }
+    panels.insert(0, facts);
+    let poll = run
+        .running()
+        .then(|| format!("/console/policies/runs/{}", run.id));
+    let view = ConsolePage {
+        c: visitor.chrome(portal, tr.t("console-policies")),
+        nav: nav(tr),
+        here: "/console/policies",
+        notice,
+        panels,
+        draft: None,
+        poll,
+    };
+    page(StatusCode::OK, visitor.lang, view.render())
 }
 
 /// Payments: entitlements by state, the payment files, and what the bank returned or waits

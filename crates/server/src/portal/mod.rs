@@ -34,6 +34,7 @@ mod citizen;
 mod console;
 mod data;
 mod i18n;
+mod policy_runs;
 mod registration;
 pub(crate) mod services;
 
@@ -72,6 +73,10 @@ pub(crate) struct Portal {
     pub redirect_uri: String,
     /// Applications and cases, when the services are served.
     pub applications: Option<services::Applications>,
+    /// Policies simulated and enacted from the console, when this server may run them.
+    pub decider: Option<Arc<crate::Decider>>,
+    /// The console's policy runs.
+    pub runs: policy_runs::PolicyRuns,
     /// The policies' titles, read once.
     titles:
         std::sync::RwLock<Option<Arc<std::collections::HashMap<String, errandless_policy::Title>>>>,
@@ -83,8 +88,12 @@ pub(crate) type Shared = Arc<Portal>;
 pub(crate) async fn routes(
     app: Arc<App>,
     identity: Arc<IdentityService>,
-    prefill_as: Option<(String, ed25519_dalek::SigningKey)>,
+    options: crate::PortalOptions,
 ) -> Result<Router, PortalError> {
+    let crate::PortalOptions {
+        prefill_as,
+        decider,
+    } = options;
     let messages = Messages::builtin().map_err(PortalError::Messages)?;
     let issuer = identity.provider.issuer().trim_end_matches('/').to_owned();
     let redirect_uri = format!("{issuer}/auth/callback");
@@ -106,6 +115,8 @@ pub(crate) async fn routes(
     let applications = Some(services::Applications::new(cases, prefill_as));
     let portal = Arc::new(Portal {
         applications,
+        decider,
+        runs: policy_runs::PolicyRuns::default(),
         app,
         identity,
         messages,

@@ -118,9 +118,14 @@ pub async fn start_as(store: Store, scheme: &str, host: &str) -> Idp {
     let service = IdentityService::new(provider.clone(), Sessions::new(store), Some(registry));
     // Everything, as `errandless serve` mounts it: the tracker answers signed-in citizens,
     // and the portal, the console and the registration API are there too.
-    let router = errandless_server::router_with_portal(exchange, config, Arc::new(service), None)
-        .await
-        .expect("the portal starts");
+    let router = errandless_server::router_with_portal(
+        exchange,
+        config,
+        Arc::new(service),
+        errandless_server::PortalOptions::default(),
+    )
+    .await
+    .expect("the portal starts");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(errandless_server::serve(listener, router, async move {
         let _ = stopped.await;

@@ -1,0 +1,270 @@
+//! Enactment: a policy evaluated over the data center, its decisions recorded (policy crate)
+//! and its payable decisions entitled (payments crate), under one ledger.
+//!
+//! One [`Decider`] serves every way a policy is enacted: `errandless policy enact`, the delta
+//! run that follows a sync, the demo, and the console's policy page. It holds the platform
+//! store and the shared ledger; it decides nothing itself (the policy does) and pays nothing
+//! (the payments crate exports what it entitles).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use errandless_evaluation::{evaluate_latest, sources_of, DatacenterError, Evaluated};
+use errandless_ledger::{Sequencer, SubjectKey};
+use errandless_payments::{EntitleReport, Entitlement, Payer, Payments, PaymentsError};
+use errandless_policy::{EnactError, EnactReport, Enactment, Enactments, Policy, Run};
+use errandless_store::Store;
+
+/// Why an enactment stopped. What was recorded before it stopped stays recorded, and a
+/// rerun completes it without deciding or paying anyone twice.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("{policy} pays, but reads no {what} input for the payee: add one such as {example} to [inputs]")]
+    NoPayeeInput {
+        policy: String,
+        what: &'static str,
+        example: &'static str,
+    },
+    #[error(transparent)]
+    Datacenter(#[from] DatacenterError),
+    #[error("while recording the decisions of {policy}: {source}")]
+    Record {
+        policy: String,
+        #[source]
+        source: EnactError,
+    },
+    #[error("while entitling the payable decisions of {policy}: {source}")]
+    Entitle {
+        policy: String,
+        #[source]
+        source: PaymentsError,
+    },
+    #[error("while appending an interrupted run's records to the ledger: {0}")]
+    Flush(String),
+}
+
+/// Where an enactment is, for a progress display.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// Reading the snapshots and deciding everyone.
+    Evaluating,
+    /// Recording this many decisions (the eligible and the near misses).
+    Recording { decisions: u64 },
+    /// Entitling this many payable decisions.
+    Entitling { payable: u64 },
+}
+
+/// What one enactment did.
+pub struct Enacted {
+    pub report: EnactReport,
+    pub entitled: EntitleReport,
+    /// The subjects of the payable decisions, in the run's order.
+    pub payable_subjects: Vec<String>,
+    /// Entitlements not made because the bank would refuse the payee's details.
+    pub invalid_payees: u64,
+    pub total: Duration,
+}
+
+/// The store, decisions and payments of one installation, sharing its ledger.
+pub struct Decider {
+    pub store: Store,
+    pub enactments: Enactments,
+    pub payments: Payments,
+    /// The data center's directory, with the snapshots policies read.
+    pub datacenter: PathBuf,
+    /// The member whose snapshots are read and who decides.
+    pub consumer: String,
+    /// The 12-digit division code the policies are enacted for (`520000000000` for a
+    /// province): a staff member enacts from the console only with a policy officer's role
+    /// covering it.
+    pub jurisdiction: String,
+}
+
+impl Decider {
+    /// A decider over `store` and `ledger`, reading `consumer`'s snapshots in `datacenter`.
+    /// Decisions and payment changes an interrupted run committed go into the ledger first.
+    pub async fn new(
+        store: Store,
+        ledger: Arc<tokio::sync::Mutex<Sequencer>>,
+        key: SubjectKey,
+        payer: Payer,
+        datacenter: PathBuf,
+        consumer: &str,
+        jurisdiction: &str,
+    ) -> Result<Decider, DecideError> {
+        let enactments = Enactments::new(store.clone(), ledger.clone(), key.clone(), consumer);
+        let payments = Payments::new(store.clone(), ledger, key, payer);
+        enactments
+            .flush_ledger()
+            .await
+            .map_err(|e| DecideError::Flush(e.to_string()))?;
+        payments
+            .flush_ledger()
+            .await
+            .map_err(|e| DecideError::Flush(e.to_string()))?;
+        Ok(Decider {
+            store,
+            enactments,
+            payments,
+            datacenter,
+            consumer: consumer.to_owned(),
+            jurisdiction: jurisdiction.to_owned(),
+        })
+    }
+
+    /// Evaluates `policy` over everyone, or over `subjects` only, with no side effects.
+    /// `every` keeps every subject's decision, as a simulation's near misses need.
+    pub async fn evaluate(
+        &self,
+        policy: &Policy,
+        subjects: Option<&[String]>,
+        every: bool,
+    ) -> Result<Evaluated, DecideError> {
+        Ok(evaluate_latest(
+            &self.store,
+            &self.datacenter,
+            &self.consumer,
+            policy,
+            subjects,
+            every,
+        )
+        .await?)
+    }
+
+    /// Evaluates `policy` (read from `source`) for `period` over everyone, or over `subjects`
+    /// only (a delta run), records its decisions and entitles the payable ones.
+    pub async fn enact(
+        &self,
+        policy: &Policy,
+        source: &str,
+        period: &str,
+        subjects: Option<&[String]>,
+    ) -> Result<Enacted, DecideError> {
+        self.enact_with(policy, source, period, subjects, |_| {})
+            .await
+    }
+
+    /// [`Decider::enact`], telling `progress` each stage as it starts.
+    pub async fn enact_with(
+        &self,
+        policy: &Policy,
+        source: &str,
+        period: &str,
+        subjects: Option<&[String]>,
+        progress: impl Fn(Stage),
+    ) -> Result<Enacted, DecideError> {
+        let started = Instant::now();
+        let payee = payee_inputs(policy)?;
+        progress(Stage::Evaluating);
+        let evaluated = self.evaluate(policy, subjects, false).await?;
+        progress(Stage::Recording {
+            decisions: evaluated.decisions.len() as u64,
+        });
+        let sources = sources_of(&evaluated.snapshots);
+        let enactment = Enactment {
+            policy,
+            source,
+            period,
+            sources: &sources,
+            run: if subjects.is_some() {
+                Run::Delta
+            } else {
+                Run::Batch
+            },
+            evaluated: evaluated.evaluated,
+        };
+        let now = errandless_payments::now_ms();
+        let report = self
+            .enactments
+            .enact(&enactment, &evaluated.decisions, now)
+            .await
+            .map_err(|source| DecideError::Record {
+                policy: policy.id.clone(),
+                source,
+            })?;
+        let mut items = Vec::with_capacity(report.payable.len());
+        if let Some((account, name, bank)) = payee {
+            for (i, reference) in &report.payable {
+                let d = &evaluated.decisions[*i];
+                let value = |k: usize| d.values.get(k).cloned().flatten().unwrap_or_default();
+                items.push(Entitlement {
+                    policy_id: policy.id.clone(),
+                    period: period.to_owned(),
+                    subject_id: d.subject.clone(),
+                    payee_name: value(name),
+                    account: value(account),
+                    bank: value(bank),
+                    amount_fen: d.amount,
+                    decision_ref: reference.clone(),
+                });
+            }
+        }
+        progress(Stage::Entitling {
+            payable: items.len() as u64,
+        });
+        // A decision whose payee details the bank would refuse is kept, not paid: it is named
+        // here rather than failing everyone else's payment.
+        let (valid, invalid): (Vec<Entitlement>, Vec<Entitlement>) =
+            items.into_iter().partition(|e| e.validate().is_ok());
+        for e in &invalid {
+            if let Err((field, rule)) = e.validate() {
+                tracing::warn!(policy = %e.policy_id, decision = %e.decision_ref, field, rule, "not entitled: the payee details are invalid");
+            }
+        }
+        let entitled =
+            self.payments
+                .entitle(&valid, now)
+                .await
+                .map_err(|source| DecideError::Entitle {
+                    policy: policy.id.clone(),
+                    source,
+                })?;
+        let payable_subjects = report
+            .payable
+            .iter()
+            .map(|(i, _)| evaluated.decisions[*i].subject.clone())
+            .collect();
+        Ok(Enacted {
+            report,
+            entitled,
+            payable_subjects,
+            invalid_payees: invalid.len() as u64,
+            total: started.elapsed(),
+        })
+    }
+}
+
+/// For a paying policy, the positions among its inputs of the payee's account, name
+/// (element `person_name`) and bank (element `bank_name`).
+fn payee_inputs(policy: &Policy) -> Result<Option<(usize, usize, usize)>, DecideError> {
+    let Some(payment) = &policy.payment else {
+        return Ok(None);
+    };
+    let position = |what: &'static str, found: Option<usize>, example: &'static str| {
+        found.ok_or_else(|| DecideError::NoPayeeInput {
+            policy: policy.id.clone(),
+            what,
+            example,
+        })
+    };
+    let account = position(
+        "account",
+        policy.inputs.iter().position(|i| i.name == payment.pay_to),
+        "account = \"finance.one_card.account\"",
+    )?;
+    let name = position(
+        "person_name",
+        policy
+            .inputs
+            .iter()
+            .position(|i| i.element == "person_name"),
+        "payee_name = \"public_security.resident.name\"",
+    )?;
+    let bank = position(
+        "bank_name",
+        policy.inputs.iter().position(|i| i.element == "bank_name"),
+        "bank = \"finance.one_card.bank\"",
+    )?;
+    Ok(Some((account, name, bank)))
+}
