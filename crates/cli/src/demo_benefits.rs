@@ -60,7 +60,7 @@ pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<Option<
     println!("a decision is recorded for everyone eligible and every near miss; enacting again records nothing new and pays no one twice");
 
     heading("10. payments: pain.001 to the demo bank, its pain.002 reconciled");
-    let out = settings.data.join("payments").join("out");
+    let out = crate::pay_cmd::payment_files(settings);
     pay_round(&decider.payments, &out).await?;
     let waiting = decider
         .payments
@@ -170,7 +170,7 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
     );
     let runs = crate::sync_cmd::sync_all(settings, DATA_CENTER_MEMBER, None, true).await?;
     let decider = crate::enact::open(settings, DATA_CENTER_MEMBER).await?;
-    let out = settings.data.join("payments").join("out");
+    let out = crate::pay_cmd::payment_files(settings);
     pay_round(&decider.payments, &out).await?;
     let mut traces = Vec::new();
     for (policy, period, _) in &runs {

@@ -150,6 +150,11 @@ pub(crate) fn payments_on(
     Ok(Payments::new(store, ledger, key, checked_payer(settings)?))
 }
 
+/// Where payment files go by default: `<data>/payments/out`.
+pub(crate) fn payment_files(settings: &Settings) -> PathBuf {
+    settings.data.join("payments").join("out")
+}
+
 /// The configured payer, checked as the bank would check it.
 pub(crate) fn checked_payer(settings: &Settings) -> anyhow::Result<errandless_payments::Payer> {
     let payer = payer(settings);
@@ -186,7 +191,7 @@ pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
             out,
             max_batch,
         } => rt.block_on(async {
-            let out = out.unwrap_or_else(|| settings.data.join("payments").join("out"));
+            let out = out.unwrap_or_else(|| payment_files(settings));
             let p = open(settings, &log).await?;
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_style(

@@ -242,7 +242,8 @@ async fn console_decider(
         &crate::enact::jurisdiction(settings),
     )
     .await
-    .context("while opening the decisions and payments for the console")?;
+    .context("while opening the decisions and payments for the console")?
+    .with_payment_files(crate::pay_cmd::payment_files(settings));
     Ok(Some(Arc::new(decider)))
 }
 

@@ -81,6 +81,8 @@ pub enum Action<'a> {
     DecideGrant { owner: &'a str },
     /// Enact a policy for `division`.
     EnactPolicy { division: &'a str },
+    /// Reconcile the bank's status reports of payments made for `division`.
+    ReconcilePayments { division: &'a str },
     /// Handle a case filed with `department` by an applicant registered in `division`.
     HandleCase {
         department: &'a str,
@@ -111,6 +113,8 @@ pub fn decide(held: &[Assignment], action: Action<'_>) -> Result<(), StaffError>
         (Role::Auditor, Action::ReadDataUsage { division }) => covers(a, division),
         (Role::DepartmentOfficer, Action::DecideGrant { owner }) => a.department == owner,
         (Role::PolicyOfficer, Action::EnactPolicy { division }) => covers(a, division),
+        (Role::PolicyOfficer, Action::ReconcilePayments { division }) => covers(a, division),
+        (Role::Operator, Action::ReconcilePayments { .. }) => true,
         (
             Role::DepartmentOfficer,
             Action::HandleCase {
@@ -330,6 +334,27 @@ mod tests {
             &policy,
             Action::EnactPolicy {
                 division: "530102000000"
+            }
+        )
+        .is_err());
+        assert!(decide(
+            &policy,
+            Action::ReconcilePayments {
+                division: "520000000000"
+            }
+        )
+        .is_ok());
+        assert!(decide(
+            &operator,
+            Action::ReconcilePayments {
+                division: "520000000000"
+            }
+        )
+        .is_ok());
+        assert!(decide(
+            &held(Role::Auditor, "", "52"),
+            Action::ReconcilePayments {
+                division: "520000000000"
             }
         )
         .is_err());

@@ -75,6 +75,9 @@ pub struct Decider {
     pub datacenter: PathBuf,
     /// The member whose snapshots are read and who decides.
     pub consumer: String,
+    /// Where payment files (pain.001) are written for the bank: `<data>/payments/out` unless
+    /// [`Decider::with_payment_files`] says otherwise.
+    pub payment_files: PathBuf,
     /// The 12-digit division code the policies are enacted for (`520000000000` for a
     /// province): a staff member enacts from the console only with a policy officer's role
     /// covering it.
@@ -103,14 +106,25 @@ impl Decider {
             .flush_ledger()
             .await
             .map_err(|e| DecideError::Flush(e.to_string()))?;
+        let payment_files = datacenter
+            .parent()
+            .map(|data| data.join("payments").join("out"))
+            .unwrap_or_else(|| PathBuf::from("payments").join("out"));
         Ok(Decider {
             store,
             enactments,
             payments,
+            payment_files,
             datacenter,
             consumer: consumer.to_owned(),
             jurisdiction: jurisdiction.to_owned(),
         })
+    }
+
+    /// The decider, writing payment files into `dir`.
+    pub fn with_payment_files(mut self, dir: PathBuf) -> Decider {
+        self.payment_files = dir;
+        self
     }
 
     /// Evaluates `policy` over everyone, or over `subjects` only, with no side effects.

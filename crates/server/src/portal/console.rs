@@ -29,6 +29,12 @@ pub(super) fn routes() -> Router<Shared> {
         .route("/console/policies/run", post(super::policy_runs::start))
         .route("/console/policies/runs/{id}", get(super::policy_runs::show))
         .route("/console/payments", get(payments))
+        .route("/console/payments/export", post(export_payments))
+        .route("/console/payments/files/{name}", get(payment_file))
+        .route(
+            "/console/payments/import",
+            post(import_report).layer(axum::extract::DefaultBodyLimit::max(MAX_REPORT)),
+        )
         .route("/console/ledger", get(ledger))
 }
 
@@ -85,6 +91,9 @@ struct ConsolePage<'a> {
     draft: Option<Draft>,
     /// The path the page asks for again every two seconds (htmx), while a run goes on.
     poll: Option<String>,
+    /// The form that takes a bank's status report, on the payments page for those who may
+    /// reconcile.
+    upload: bool,
 }
 
 /// A draft policy as typed, with the errors found in it.
@@ -127,6 +136,7 @@ fn render(
         panels,
         draft: None,
         poll: None,
+        upload: false,
     };
     page(StatusCode::OK, visitor.lang, view.render())
 }
@@ -1022,6 +1032,7 @@ pub(super) async fn policies_page(
         panels,
         draft,
         poll: None,
+        upload: false,
     };
     page(status, visitor.lang, view.render())
 }
@@ -1164,6 +1175,7 @@ pub(super) fn run_page(
         panels,
         draft: None,
         poll,
+        upload: false,
     };
     page(StatusCode::OK, visitor.lang, view.render())
 }
@@ -1176,13 +1188,24 @@ async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) ->
         Ok(v) => v,
         Err(r) => return r,
     };
+    payments_page(&portal, &visitor, &roles, None, StatusCode::OK).await
+}
+
+/// The payments page, with `notice` above it (what an import did, or why it was refused).
+async fn payments_page(
+    portal: &Portal,
+    visitor: &Visitor,
+    roles: &[Assignment],
+    notice: Option<String>,
+    status: StatusCode,
+) -> Response {
     let everywhere = roles
         .iter()
         .any(|a| matches!(a.role, Role::PolicyOfficer | Role::Operator));
     if !everywhere && !roles.iter().any(|a| a.role == Role::Auditor) {
-        return super::forbidden(&portal, &visitor, "console_payments").await;
+        return super::forbidden(portal, visitor, "console_payments").await;
     }
-    let tr = visitor.tr(&portal);
+    let tr = visitor.tr(portal);
     let store = portal.app.exchange.store();
     let (counts, files, back) = match tokio::try_join!(
         errandless_payments::status_counts(store),
@@ -1190,7 +1213,7 @@ async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) ->
         errandless_payments::returned(store, 200),
     ) {
         Ok(v) => v,
-        Err(e) => return super::internal(&portal, &visitor, &e),
+        Err(e) => return super::internal(portal, visitor, &e),
     };
     let yuan = |f: errandless_payments::Fen| errandless_policy::explanation::yuan(f.0);
     let mut states = Panel::new(
@@ -1218,8 +1241,10 @@ async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) ->
             tr.t("my-data-when"),
         ],
     );
+    let downloads = may_reconcile(portal, roles);
     for b in files {
         batches.rows.push(Row {
+            link: downloads.then(|| format!("/console/payments/files/{}.xml", b.msg_id)),
             cells: vec![
                 b.msg_id,
                 b.state,
@@ -1249,7 +1274,7 @@ async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) ->
             .unwrap_or_default();
         if !everywhere
             && decide(
-                &roles,
+                roles,
                 Action::ReadDataUsage {
                     division: &division,
                 },
@@ -1271,14 +1296,246 @@ async fn payments(State(portal): State<Shared>, headers: HeaderMap, uri: Uri) ->
             ..Row::default()
         });
     }
-    render(
-        &portal,
-        &visitor,
-        "/console/payments",
-        "console-payments",
-        None,
-        vec![states, batches, rejections],
-    )
+    let view = ConsolePage {
+        c: visitor.chrome(portal, tr.t("console-payments")),
+        nav: nav(tr),
+        here: "/console/payments",
+        notice,
+        panels: vec![states, batches, rejections],
+        draft: None,
+        poll: None,
+        upload: may_reconcile(portal, roles),
+    };
+    page(status, visitor.lang, view.render())
+}
+
+/// The largest status report taken, in bytes: a 50,000-transfer batch's report is about 20 MB.
+const MAX_REPORT: usize = 64 * 1024 * 1024;
+
+/// Whether `roles` may reconcile the bank's reports: operators, and policy officers covering
+/// the jurisdiction.
+fn may_reconcile(portal: &Portal, roles: &[Assignment]) -> bool {
+    portal.decider.as_deref().is_some_and(|d| {
+        decide(
+            roles,
+            Action::ReconcilePayments {
+                division: &d.jurisdiction,
+            },
+        )
+        .is_ok()
+    })
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// Writes the pending entitlements into pain.001 payment files for the bank, as `errandless
+/// pay export` does: each file a batch with a unique MsgId, each transfer a unique EndToEndId,
+/// every claim in the ledger. Files an interrupted export left are written again first.
+async fn export_payments(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    let (visitor, roles) =
+        match staff_post(&portal, &headers, &uri, &form.csrf, "export_payments").await {
+            Ok(v) => v,
+            Err(r) => return r,
+        };
+    let Some(decider) = portal.decider.clone() else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    if !may_reconcile(&portal, &roles) {
+        return super::forbidden(&portal, &visitor, "export_payments").await;
+    }
+    let tr = visitor.tr(&portal);
+    let written = decider
+        .payments
+        .export(
+            &decider.payment_files,
+            EXPORT_BATCH,
+            errandless_payments::now_ms(),
+            &mut |_| {},
+        )
+        .await;
+    let notice = match written {
+        Ok(files) if files.is_empty() => tr.t("console-export-none"),
+        Ok(files) => {
+            let transfers: u64 = files.iter().map(|f| f.transfers).sum();
+            let names: Vec<&str> = files.iter().map(|f| f.msg_id.as_str()).collect();
+            tracing::info!(
+                files = files.len(),
+                transfers,
+                "payment files exported from the console"
+            );
+            tr.tn(
+                "console-exported",
+                &[
+                    ("files", &files.len().to_string()),
+                    ("transfers", &transfers.to_string()),
+                    ("names", &names.join(", ")),
+                ],
+            )
+        }
+        Err(e) => tr.t1("console-refused", "reason", &e.to_string()),
+    };
+    payments_page(&portal, &visitor, &roles, Some(notice), StatusCode::OK).await
+}
+
+/// Most transfers in one payment file, as `errandless pay export` writes them by default.
+const EXPORT_BATCH: u64 = 50_000;
+
+/// A payment file, to download and send to the bank.
+async fn payment_file(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    Path(name): Path<String>,
+) -> Response {
+    let (visitor, roles) = match staff_page(&portal, &headers, &uri, "payment_file").await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let Some(decider) = portal.decider.clone() else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    if !may_reconcile(&portal, &roles) {
+        return super::forbidden(&portal, &visitor, "payment_file").await;
+    }
+    // A MsgId and `.xml`, nothing that could leave the directory.
+    let valid = name.strip_suffix(".xml").is_some_and(|id| {
+        !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    });
+    if !valid {
+        return super::not_found_page(&portal, &visitor);
+    }
+    match tokio::fs::read(decider.payment_files.join(&name)).await {
+        Ok(bytes) => {
+            use axum::response::IntoResponse as _;
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "application/xml".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                    (axum::http::header::CACHE_CONTROL, "no-store".to_owned()),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(_) => super::not_found_page(&portal, &visitor),
+    }
+}
+
+/// Reconciles a bank's pain.002 status report, uploaded as a file: each transfer's status
+/// applied per EndToEndId, the rejected retried or waiting for an account, every change in
+/// the ledger. A report imported before changes nothing; a malformed one changes nothing and
+/// says why.
+async fn import_report(
+    State(portal): State<Shared>,
+    headers: HeaderMap,
+    uri: Uri,
+    mut form: axum::extract::Multipart,
+) -> Response {
+    let visitor = Visitor::of(&portal, &headers, &uri).await;
+    let roles = match roles_of(&portal, &visitor, "import_payment_report").await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let mut csrf = String::new();
+    let mut report = Vec::new();
+    loop {
+        match form.next_field().await {
+            Ok(Some(field)) => {
+                let name = field.name().unwrap_or_default().to_owned();
+                let Ok(bytes) = field.bytes().await else {
+                    return super::stale_form(&portal, &visitor);
+                };
+                match name.as_str() {
+                    "csrf" => csrf = String::from_utf8_lossy(&bytes).into_owned(),
+                    "report" => report = bytes.to_vec(),
+                    _ => {}
+                }
+            }
+            Ok(None) => break,
+            Err(_) => return super::stale_form(&portal, &visitor),
+        }
+    }
+    if !visitor.form_ok(&portal, &csrf) {
+        return super::stale_form(&portal, &visitor);
+    }
+    let Some(decider) = portal.decider.clone() else {
+        return super::not_found_page(&portal, &visitor);
+    };
+    if !may_reconcile(&portal, &roles) {
+        return super::forbidden(&portal, &visitor, "import_payment_report").await;
+    }
+    let tr = visitor.tr(&portal);
+    let refused = |reason: String| tr.t1("console-refused", "reason", &reason);
+    if report.is_empty() {
+        let notice = refused(tr.t("console-import-empty"));
+        return payments_page(
+            &portal,
+            &visitor,
+            &roles,
+            Some(notice),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let parsed = match errandless_payments::xml::read_pain002(report.as_slice()) {
+        Ok(p) => p,
+        Err(e) => {
+            let notice = refused(tr.t1("console-import-invalid", "reason", &e.to_string()));
+            return payments_page(
+                &portal,
+                &visitor,
+                &roles,
+                Some(notice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let notice = match decider
+        .payments
+        .import(&parsed, errandless_payments::now_ms())
+        .await
+    {
+        Ok(r) if r.already_imported => tr.t1("console-import-again", "msg", &parsed.msg_id),
+        Ok(r) => tr.tn(
+            "console-imported",
+            &[
+                ("batch", r.batch.as_str()),
+                ("paid", &r.paid.to_string()),
+                ("accepted", &r.accepted.to_string()),
+                ("retry", &r.retry.to_string()),
+                ("needs", &r.needs_account.to_string()),
+                ("unchanged", &r.unchanged.to_string()),
+            ],
+        ),
+        Err(e) => {
+            let notice = refused(e.to_string());
+            return payments_page(
+                &portal,
+                &visitor,
+                &roles,
+                Some(notice),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    tracing::info!(report = %parsed.msg_id, "a status report was reconciled from the console");
+    payments_page(&portal, &visitor, &roles, Some(notice), StatusCode::OK).await
 }
 
 fn grant_state(state: errandless_exchange::GrantState, tr: Tr<'_>) -> String {
