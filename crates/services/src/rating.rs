@@ -314,6 +314,25 @@ impl Ratings {
         })
     }
 
+    /// The cases of `applicant` that have been rated, in one query: what a citizen's list of
+    /// cases to rate needs.
+    pub async fn rated_by(
+        &self,
+        applicant: &str,
+    ) -> Result<std::collections::BTreeSet<i64>, CaseError> {
+        let applicant = canonical_subject(applicant)?;
+        let rows = sqlx::query(
+            "SELECT r.case_id FROM services_ratings r \
+             JOIN services_cases c ON c.id = r.case_id WHERE c.applicant = $1",
+        )
+        .bind(applicant)
+        .fetch_all(self.shared.store.pool())
+        .await?;
+        rows.iter()
+            .map(|r| r.try_get::<i64, _>("case_id").map_err(CaseError::from))
+            .collect()
+    }
+
     /// The rating of case `case`, if it has one.
     pub async fn of_case(&self, case: i64) -> Result<Option<Rating>, CaseError> {
         let row = sqlx::query(

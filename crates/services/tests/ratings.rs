@@ -97,6 +97,11 @@ async fn only_the_applicant_rates_a_finished_case_once() {
         assert!(matches!(err, CaseError::UnknownCase(999)));
         assert_eq!(tables(&f.store).await, before);
         assert_eq!(f.ledger_size(), size);
+        assert!(ratings
+            .rated_by(&done.applicant)
+            .await
+            .expect("reads")
+            .is_empty());
 
         let rated = ratings
             .rate(
@@ -116,6 +121,17 @@ async fn only_the_applicant_rates_a_finished_case_once() {
             ratings.of_case(done.id).await.expect("reads"),
             Some(rated.rating.clone())
         );
+        assert_eq!(
+            ratings.rated_by(&done.applicant).await.expect("reads"),
+            [done.id].into_iter().collect(),
+            "the rated case, and not the open one"
+        );
+        assert!(ratings
+            .rated_by(&open.applicant)
+            .await
+            .expect("reads")
+            .iter()
+            .all(|id| *id != open.id));
         let after = tables(&f.store).await;
         let err = ratings
             .rate(

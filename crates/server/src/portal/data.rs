@@ -99,17 +99,19 @@ impl Portal {
             .await
             .map_err(|e| e.to_string())?;
         let catalogue = errandless_services::Catalogue::builtin();
+        let rated = if cases.iter().any(|c| c.state.is_final()) {
+            apps.cases
+                .ratings()
+                .rated_by(citizen)
+                .await
+                .map_err(|e| e.to_string())?
+        } else {
+            Default::default()
+        };
         let mut out = Vec::new();
         for case in cases.into_iter().rev() {
             let finished = case.state.is_final();
-            let rate = finished
-                && apps
-                    .cases
-                    .ratings()
-                    .of_case(case.id)
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .is_none();
+            let rate = finished && !rated.contains(&case.id);
             if finished && !rate {
                 continue;
             }
