@@ -128,7 +128,8 @@ impl Decider {
     }
 
     /// Evaluates `policy` over everyone, or over `subjects` only, with no side effects.
-    /// `every` keeps every subject's decision, as a simulation's near misses need.
+    /// `every` keeps every subject's decision (a decisions file needs them); otherwise only the
+    /// ones a run records: the eligible and the near misses.
     pub async fn evaluate(
         &self,
         policy: &Policy,

@@ -379,7 +379,10 @@ async fn carry_out(
     match run.kind {
         Kind::Simulate => {
             run.set(Progress::Running(Stage::Evaluating));
-            match decider.evaluate(&policy, None, true).await {
+            // Only the decisions a run would record (the eligible and the near misses), as
+            // `errandless policy simulate` keeps them: the figures need no more, and a
+            // province of millions stays out of memory.
+            match decider.evaluate(&policy, None, false).await {
                 Ok(evaluated) => Progress::Simulated(Box::new(errandless_evaluation::simulate(
                     &policy,
                     evaluated.evaluated,
