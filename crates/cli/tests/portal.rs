@@ -293,9 +293,26 @@ fn policies_from_the_console(served: &Served, auditor: &mut Client) {
         assert_eq!(refused.status, 403, "the auditor may not {run}");
     }
 
+    // The provider's login page speaks the language the portal's switch chose.
     let mut officer = served.client();
-    officer.log_in(&served.phone("policy officer"), PASSWORD);
+    let login = officer.get("/login?next=%2F");
+    let zh = officer.follow(login);
+    assert!(
+        zh.body.contains("手机号码") && !zh.body.contains("Phone"),
+        "{}",
+        zh.body
+    );
     officer.get("/lang?to=en&back=%2F");
+    let login = officer.get("/login?next=%2F");
+    let en = officer.follow(login);
+    assert!(
+        en.body.contains("lang=\"en\"")
+            && en.body.contains("Phone")
+            && !en.body.contains("手机号码"),
+        "{}",
+        en.body
+    );
+    officer.log_in(&served.phone("policy officer"), PASSWORD);
     let page = officer.get("/console/policies");
     assert_eq!(page.status, 200);
     assert!(

@@ -15,6 +15,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use crate::portal::Lang;
 use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
 use axum::http::request::Parts;
@@ -294,13 +295,23 @@ pub(crate) fn escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
+/// The language of the provider's pages: the one the portal's switch chose (its `lang`
+/// cookie), Chinese by default.
+fn page_lang(service: &IdentityService, headers: &HeaderMap) -> Lang {
+    service
+        .read_cookie(headers, crate::portal::LANG_COOKIE)
+        .map(Lang::parse)
+        .unwrap_or_default()
+}
+
+fn page(lang: Lang, status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title>\
          <link rel=\"stylesheet\" href=\"/assets/portal.css\"></head>\
          <body><header class=\"top\"><div class=\"bar\"><span class=\"brand\">免跑腿 · Errandless</span></div></header>\
          <main><h1>{}</h1><div class=\"card\">{body}</div></main></body></html>",
+        lang.tag(),
         escape(title),
         escape(title)
     );
@@ -317,10 +328,11 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     response
 }
 
-fn error_page(status: StatusCode, e: &OAuthError) -> Response {
+fn error_page(lang: Lang, status: StatusCode, e: &OAuthError) -> Response {
     page(
+        lang,
         status,
-        "无法登录 / Cannot log in",
+        lang.pick("无法登录", "Cannot log in"),
         &format!(
             "<p><code>{}</code>: {}</p>",
             e.error,
@@ -339,33 +351,49 @@ fn redirect(to: &str) -> Response {
     r
 }
 
-fn login_form(service: &IdentityService, pending: &Pending, message: Option<&str>) -> String {
+fn login_form(
+    lang: Lang,
+    service: &IdentityService,
+    pending: &Pending,
+    message: Option<&str>,
+) -> String {
     let token = service.provider.form_token(&pending.browser, &pending.id);
     let second = if pending.level >= Level::L3 {
-        "<p>此应用需要第二因素 / This app needs your second factor.</p>"
+        lang.pick(
+            "<p>此应用需要第二因素。</p>",
+            "<p>This app needs your second factor.</p>",
+        )
     } else {
         ""
     };
+    let t = |zh, en| lang.pick(zh, en);
     format!(
-        "<p>{} 请求登录 / asks you to log in.</p>{second}{}\
+        "<p>{}</p>{second}{}\
          <form method=\"post\" action=\"/oauth/login\" class=\"stack\">\
          <input type=\"hidden\" name=\"request\" value=\"{}\">\
          <input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
-         <label>手机号码 / Phone <input name=\"phone\" autocomplete=\"tel\" required></label>\
-         <label>密码 / Password <input name=\"password\" type=\"password\" required></label>\
-         <label>动态码 / Authenticator code <input name=\"totp\" inputmode=\"numeric\"></label>\
-         <button>登录 / Log in</button></form>{}",
-        escape(&pending.client.name),
+         <label>{} <input name=\"phone\" autocomplete=\"tel\" required></label>\
+         <label>{} <input name=\"password\" type=\"password\" required></label>\
+         <label>{} <input name=\"totp\" inputmode=\"numeric\"></label>\
+         <button>{}</button></form>{}",
+        match lang {
+            Lang::Zh => format!("{} 请求登录。", escape(&pending.client.name)),
+            Lang::En => format!("{} asks you to log in.", escape(&pending.client.name)),
+        },
         message
             .map(|m| format!("<p role=\"alert\">{}</p>", escape(m)))
             .unwrap_or_default(),
         escape(&pending.id),
-        upstream_links(service, pending),
+        t("手机号码", "Phone"),
+        t("密码", "Password"),
+        t("动态码", "Authenticator code"),
+        t("登录", "Log in"),
+        upstream_links(lang, service, pending),
     )
 }
 
 /// Links to log in through each trusted upstream region instead.
-fn upstream_links(service: &IdentityService, pending: &Pending) -> String {
+fn upstream_links(lang: Lang, service: &IdentityService, pending: &Pending) -> String {
     let Some(federation) = &service.federation else {
         return String::new();
     };
@@ -373,36 +401,48 @@ fn upstream_links(service: &IdentityService, pending: &Pending) -> String {
         .upstreams()
         .iter()
         .map(|u| {
+            let name = escape(&u.name);
+            let text = match lang {
+                Lang::Zh => format!("用{name}的账号登录"),
+                Lang::En => format!("Log in with {name}"),
+            };
             format!(
-                "<p><a href=\"/federation/{}/start?request={}\">用{}的账号登录 / Log in with {}</a></p>",
-                escape(&u.name),
+                "<p><a href=\"/federation/{name}/start?request={}\">{text}</a></p>",
                 escape(&pending.id),
-                escape(&u.name),
-                escape(&u.name)
             )
         })
         .collect()
 }
 
-fn consent_form(service: &IdentityService, pending: &Pending, session_cookie: &str) -> String {
+fn consent_form(
+    lang: Lang,
+    service: &IdentityService,
+    pending: &Pending,
+    session_cookie: &str,
+) -> String {
     let token = service.provider.form_token(session_cookie, &pending.id);
     let claims: String = pending
         .scopes
         .iter()
         .filter_map(|s| provider::scope(s))
-        .map(|s| format!("<li>{} / {}</li>", escape(s.zh), escape(s.en)))
+        .map(|s| format!("<li>{}</li>", escape(lang.pick(s.zh, s.en))))
         .collect();
+    let t = |zh, en| lang.pick(zh, en);
     format!(
-        "<p><strong>{}</strong> 想要获取 / asks for:</p><ul>{claims}</ul>\
-         <p>用途 / Purpose: {}</p>\
+        "<p><strong>{}</strong> {}</p><ul>{claims}</ul>\
+         <p>{} {}</p>\
          <form method=\"post\" action=\"/oauth/consent\" class=\"stack\">\
          <input type=\"hidden\" name=\"request\" value=\"{}\">\
          <input type=\"hidden\" name=\"form_token\" value=\"{token}\">\
-         <button name=\"decision\" value=\"allow\">同意 / Allow</button>\
-         <button name=\"decision\" value=\"deny\">拒绝 / Deny</button></form>",
+         <button name=\"decision\" value=\"allow\">{}</button>\
+         <button name=\"decision\" value=\"deny\">{}</button></form>",
         escape(&pending.client.name),
+        t("想要获取：", "asks for:"),
+        t("用途：", "Purpose:"),
         escape(&pending.client.purpose),
         escape(&pending.id),
+        t("同意", "Allow"),
+        t("拒绝", "Deny"),
     )
 }
 
@@ -448,8 +488,10 @@ pub(crate) async fn authorize(
     headers: HeaderMap,
     params: Result<Query<AuthorizeQuery>, QueryRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let Ok(Query(params)) = params else {
         return error_page(
+            lang,
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request("the query cannot be read"),
         );
@@ -462,7 +504,7 @@ pub(crate) async fn authorize(
         .await
     {
         Ok(p) => p,
-        Err(AuthorizeError::Show(e)) => return error_page(StatusCode::BAD_REQUEST, &e),
+        Err(AuthorizeError::Show(e)) => return error_page(lang, StatusCode::BAD_REQUEST, &e),
         Err(AuthorizeError::Redirect(to)) => return redirect(&to),
     };
     let mut response = match live_session(&service, &headers).await {
@@ -478,19 +520,21 @@ pub(crate) async fn authorize(
                     .await
                 {
                     Ok(to) => redirect(&to),
-                    Err(e) => error_page(StatusCode::BAD_REQUEST, &e),
+                    Err(e) => error_page(lang, StatusCode::BAD_REQUEST, &e),
                 },
                 _ => page(
+                    lang,
                     StatusCode::OK,
-                    "授权 / Consent",
-                    &consent_form(&service, &pending, &id),
+                    lang.pick("授权", "Consent"),
+                    &consent_form(lang, &service, &pending, &id),
                 ),
             }
         }
         _ => page(
+            lang,
             StatusCode::OK,
-            "统一身份认证 / One login",
-            &login_form(&service, &pending, None),
+            lang.pick("统一身份认证", "One login"),
+            &login_form(lang, &service, &pending, None),
         ),
     };
     response.headers_mut().append(
@@ -533,10 +577,12 @@ pub(crate) async fn login(
     headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let now = now_millis();
     let form = form.map(|f| f.0).unwrap_or_default();
     if !same_origin(&service, &headers) {
         return error_page(
+            lang,
             StatusCode::FORBIDDEN,
             &OAuthError::new("access_denied", "a form from another site was refused"),
         );
@@ -546,6 +592,7 @@ pub(crate) async fn login(
         service.read_cookie(&headers, FLOW_COOKIE),
     ) else {
         return error_page(
+            lang,
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request(
                 "start again from the app: this form has no login request",
@@ -554,7 +601,7 @@ pub(crate) async fn login(
     };
     let pending = match service.provider.pending(request, flow, now).await {
         Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return error_page(lang, StatusCode::BAD_REQUEST, &e),
     };
     let token_ok = form
         .form_token
@@ -562,17 +609,22 @@ pub(crate) async fn login(
         .is_some_and(|t| service.provider.form_token_ok(t, flow, request));
     if !token_ok {
         return error_page(
+            lang,
             StatusCode::FORBIDDEN,
             &OAuthError::new("access_denied", "the form token is missing or wrong"),
         );
     }
     if let Some(ip) = addr {
         if service.attempts.hit(&ip.to_string(), now).is_err() {
-            let message = "尝试过多，请稍后再试 / Too many attempts; wait a minute";
+            let message = lang.pick(
+                "尝试过多，请一分钟后再试。",
+                "Too many attempts; wait a minute.",
+            );
             return page(
+                lang,
                 StatusCode::TOO_MANY_REQUESTS,
-                "统一身份认证 / One login",
-                &login_form(&service, &pending, Some(message)),
+                lang.pick("统一身份认证", "One login"),
+                &login_form(lang, &service, &pending, Some(message)),
             );
         }
     }
@@ -591,21 +643,29 @@ pub(crate) async fn login(
                 tracing::warn!(error = %e, "login failed");
             }
             return page(
+                lang,
                 login_status(&e),
-                "统一身份认证 / One login",
-                &login_form(&service, &pending, Some(&e.to_string())),
+                lang.pick("统一身份认证", "One login"),
+                &login_form(lang, &service, &pending, Some(&e.to_string())),
             );
         }
     };
     if login.level < pending.level {
-        let message = format!(
-            "此应用需要 {} / This app needs level {}; your login reached {}",
-            pending.level, pending.level, login.level
-        );
+        let message = match lang {
+            Lang::Zh => format!(
+                "此应用需要 {} 级身份认证，你的登录为 {} 级。",
+                pending.level, login.level
+            ),
+            Lang::En => format!(
+                "This app needs level {}; your login reached {}.",
+                pending.level, login.level
+            ),
+        };
         return page(
+            lang,
             StatusCode::UNAUTHORIZED,
-            "统一身份认证 / One login",
-            &login_form(&service, &pending, Some(&message)),
+            lang.pick("统一身份认证", "One login"),
+            &login_form(lang, &service, &pending, Some(&message)),
         );
     }
     let started = service
@@ -621,7 +681,7 @@ pub(crate) async fn login(
     let (session_id, _) = match started {
         Ok(s) => s,
         Err(e) => {
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e));
+            return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e));
         }
     };
     let mut response = redirect(&format!("/oauth/consent?request={}", pending.id));
@@ -658,12 +718,14 @@ pub(crate) async fn consent_page(
     headers: HeaderMap,
     query: Result<Query<ConsentQuery>, QueryRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let request = query.ok().and_then(|q| q.0.request).unwrap_or_default();
     let (Some(flow), Some((session_id, session))) = (
         service.read_cookie(&headers, FLOW_COOKIE),
         live_session(&service, &headers).await,
     ) else {
         return error_page(
+            lang,
             StatusCode::UNAUTHORIZED,
             &OAuthError::new("login_required", "log in first, from the app"),
         );
@@ -671,19 +733,21 @@ pub(crate) async fn consent_page(
     let now = now_millis();
     let pending = match service.provider.pending(&request, flow, now).await {
         Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return error_page(lang, StatusCode::BAD_REQUEST, &e),
     };
     if session.level < pending.level {
         return page(
+            lang,
             StatusCode::UNAUTHORIZED,
-            "统一身份认证 / One login",
-            &login_form(&service, &pending, None),
+            lang.pick("统一身份认证", "One login"),
+            &login_form(lang, &service, &pending, None),
         );
     }
     page(
+        lang,
         StatusCode::OK,
-        "授权 / Consent",
-        &consent_form(&service, &pending, &session_id),
+        lang.pick("授权", "Consent"),
+        &consent_form(lang, &service, &pending, &session_id),
     )
 }
 
@@ -708,10 +772,12 @@ pub(crate) async fn consent(
     headers: HeaderMap,
     form: Result<Form<ConsentForm>, FormRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let form = form.map(|f| f.0).unwrap_or_default();
     let now = now_millis();
     if !same_origin(&service, &headers) {
         return error_page(
+            lang,
             StatusCode::FORBIDDEN,
             &OAuthError::new("access_denied", "a form from another site was refused"),
         );
@@ -722,6 +788,7 @@ pub(crate) async fn consent(
         live_session(&service, &headers).await,
     ) else {
         return error_page(
+            lang,
             StatusCode::UNAUTHORIZED,
             &OAuthError::new("login_required", "log in first, from the app"),
         );
@@ -732,6 +799,7 @@ pub(crate) async fn consent(
         .is_some_and(|t| service.provider.form_token_ok(t, &session_id, &request));
     if !token_ok {
         return error_page(
+            lang,
             StatusCode::FORBIDDEN,
             &OAuthError::new("access_denied", "the form token is missing or wrong"),
         );
@@ -746,7 +814,7 @@ pub(crate) async fn consent(
     };
     match answer {
         Ok(to) => redirect(&to),
-        Err(e) => error_page(oauth_status(&e), &e),
+        Err(e) => error_page(lang, oauth_status(&e), &e),
     }
 }
 
@@ -971,6 +1039,7 @@ pub(crate) async fn logout(
     headers: HeaderMap,
     params: Result<Query<LogoutQuery>, QueryRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let q = params.map(|q| q.0).unwrap_or_default();
     let hinted = q.id_token_hint.is_some();
     let params = LogoutParams {
@@ -981,7 +1050,7 @@ pub(crate) async fn logout(
     };
     let target = match service.provider.logout(&params).await {
         Ok(t) => t,
-        Err(e) => return error_page(oauth_status(&e), &e),
+        Err(e) => return error_page(lang, oauth_status(&e), &e),
     };
     if !hinted {
         if let Some((cookie, _)) = live_session(&service, &headers).await {
@@ -993,9 +1062,13 @@ pub(crate) async fn logout(
                 None => String::new(),
             };
             let form = format!(
-                r#"<p>要退出统一身份认证吗？/ Log out of your government login?</p>
+                r#"<p>{}</p>
 <form method="post" action="/oauth/logout">{}{}{}{}
-<button type="submit">退出 / Log out</button></form>"#,
+<button type="submit">{}</button></form>"#,
+                lang.pick(
+                    "要退出统一身份认证吗？",
+                    "Log out of your government login?"
+                ),
                 hidden("client_id", &params.client_id),
                 hidden("post_logout_redirect_uri", &params.post_logout_redirect_uri),
                 hidden("state", &params.state),
@@ -1003,8 +1076,9 @@ pub(crate) async fn logout(
                     "form_token",
                     &Some(service.provider.form_token(&cookie, "logout"))
                 ),
+                lang.pick("退出", "Log out"),
             );
-            return page(StatusCode::OK, "退出 / Log out", &form);
+            return page(lang, StatusCode::OK, lang.pick("退出", "Log out"), &form);
         }
     }
     end_session(&service, &headers, target).await
@@ -1033,6 +1107,7 @@ pub(crate) async fn logout_confirmed(
     headers: HeaderMap,
     form: Result<Form<LogoutForm>, FormRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let form = form.map(|f| f.0).unwrap_or_default();
     let token_ok = match (
         service.read_cookie(&headers, SESSION_COOKIE),
@@ -1043,6 +1118,7 @@ pub(crate) async fn logout_confirmed(
     };
     if !same_origin(&service, &headers) || !token_ok {
         return error_page(
+            lang,
             StatusCode::FORBIDDEN,
             &OAuthError::new(
                 "access_denied",
@@ -1058,24 +1134,26 @@ pub(crate) async fn logout_confirmed(
     };
     let target = match service.provider.logout(&params).await {
         Ok(t) => t,
-        Err(e) => return error_page(oauth_status(&e), &e),
+        Err(e) => return error_page(lang, oauth_status(&e), &e),
     };
     end_session(&service, &headers, target).await
 }
 
 /// Ends the browser's session and sends it on to `target` or to the logged-out page.
 async fn end_session(service: &Service, headers: &HeaderMap, target: Option<String>) -> Response {
+    let lang = page_lang(service, headers);
     if let Some(id) = service.read_cookie(headers, SESSION_COOKIE) {
         if let Err(e) = service.sessions.end(id).await {
-            return error_page(StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e));
+            return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e));
         }
     }
     let mut response = match target {
         Some(to) => redirect(&to),
         None => page(
+            lang,
             StatusCode::OK,
-            "已退出 / Logged out",
-            "<p>已退出登录 / You are logged out.</p>",
+            lang.pick("已退出", "Logged out"),
+            lang.pick("<p>已退出登录。</p>", "<p>You are logged out.</p>"),
         ),
     };
     response
@@ -1280,7 +1358,7 @@ pub(crate) struct FederationQuery {
     error: Option<String>,
 }
 
-fn federation_error(e: errandless_identity::FederationError) -> Response {
+fn federation_error(lang: Lang, e: errandless_identity::FederationError) -> Response {
     use errandless_identity::FederationError as F;
     let status = match &e {
         F::UnknownUpstream(_) => StatusCode::NOT_FOUND,
@@ -1291,7 +1369,11 @@ fn federation_error(e: errandless_identity::FederationError) -> Response {
     if status.is_server_error() {
         tracing::warn!(error = %e, "federated login failed");
     }
-    error_page(status, &OAuthError::new("access_denied", e.to_string()))
+    error_page(
+        lang,
+        status,
+        &OAuthError::new("access_denied", e.to_string()),
+    )
 }
 
 /// Sends the browser to an upstream region's provider to log in there.
@@ -1301,8 +1383,10 @@ pub(crate) async fn federation_start(
     headers: HeaderMap,
     query: Result<Query<FederationQuery>, QueryRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let Some(federation) = &service.federation else {
         return error_page(
+            lang,
             StatusCode::NOT_FOUND,
             &OAuthError::invalid_request("no upstream is trusted"),
         );
@@ -1310,17 +1394,18 @@ pub(crate) async fn federation_start(
     let request = query.ok().and_then(|q| q.0.request).unwrap_or_default();
     let Some(flow) = service.read_cookie(&headers, FLOW_COOKIE) else {
         return error_page(
+            lang,
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request("start again from the app"),
         );
     };
     let now = now_millis();
     if let Err(e) = service.provider.pending(&request, flow, now).await {
-        return error_page(StatusCode::BAD_REQUEST, &e);
+        return error_page(lang, StatusCode::BAD_REQUEST, &e);
     }
     match federation.begin(&upstream, &request, flow, now).await {
         Ok(to) => redirect(&to),
-        Err(e) => federation_error(e),
+        Err(e) => federation_error(lang, e),
     }
 }
 
@@ -1332,8 +1417,10 @@ pub(crate) async fn federation_callback(
     headers: HeaderMap,
     query: Result<Query<FederationQuery>, QueryRejection>,
 ) -> Response {
+    let lang = page_lang(&service, &headers);
     let Some(federation) = &service.federation else {
         return error_page(
+            lang,
             StatusCode::NOT_FOUND,
             &OAuthError::invalid_request("no upstream is trusted"),
         );
@@ -1341,6 +1428,7 @@ pub(crate) async fn federation_callback(
     let q = query.map(|q| q.0).unwrap_or_default();
     if let Some(error) = q.error {
         return error_page(
+            lang,
             StatusCode::FORBIDDEN,
             &OAuthError::new("access_denied", format!("the upstream said {error}")),
         );
@@ -1349,6 +1437,7 @@ pub(crate) async fn federation_callback(
         (q.code, q.state, service.read_cookie(&headers, FLOW_COOKIE))
     else {
         return error_page(
+            lang,
             StatusCode::BAD_REQUEST,
             &OAuthError::invalid_request("code, state or the flow cookie is missing"),
         );
@@ -1356,14 +1445,15 @@ pub(crate) async fn federation_callback(
     let now = now_millis();
     let login = match federation.finish(&upstream, &code, &state, flow, now).await {
         Ok(l) => l,
-        Err(e) => return federation_error(e),
+        Err(e) => return federation_error(lang, e),
     };
     let pending = match service.provider.pending(&login.request_id, flow, now).await {
         Ok(p) => p,
-        Err(e) => return error_page(StatusCode::BAD_REQUEST, &e),
+        Err(e) => return error_page(lang, StatusCode::BAD_REQUEST, &e),
     };
     if login.level < pending.level {
         return error_page(
+            lang,
             StatusCode::UNAUTHORIZED,
             &OAuthError::new(
                 "login_required",
@@ -1386,7 +1476,7 @@ pub(crate) async fn federation_callback(
         .await;
     let (session_id, _) = match started {
         Ok(s) => s,
-        Err(e) => return error_page(StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e)),
+        Err(e) => return error_page(lang, StatusCode::SERVICE_UNAVAILABLE, &OAuthError::from(e)),
     };
     let mut response = redirect(&format!("/oauth/consent?request={}", pending.id));
     response.headers_mut().append(

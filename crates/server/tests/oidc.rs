@@ -238,7 +238,7 @@ fn step_up(
         challenge.as_str()
     );
     let page = browser.get(&url);
-    assert!(page.body.contains("second factor"), "{}", page.body);
+    assert!(page.body.contains("第二因素"), "{}", page.body);
     let (request, token) = (page.field("request"), page.field("form_token"));
     let password_only = browser.post(
         "/oauth/login",

@@ -742,9 +742,7 @@ async fn a_brute_force_run_is_locked_out_and_rate_limited() {
             let mut limited = false;
             for _ in 0..errandless_server_limit() {
                 if attempt(&mut attacker, "x").status == 429
-                    && attempt(&mut attacker, "x")
-                        .body
-                        .contains("Too many attempts")
+                    && attempt(&mut attacker, "x").body.contains("尝试过多")
                 {
                     limited = true;
                     break;

@@ -80,7 +80,7 @@ fn walk(base: String, secret: String, channel: errandless_identity::DevelopmentC
     // An app that needs L3: the L2 session gets the login page, until the passkey steps it up.
     let (url, _) = authorize_url(2, "L3");
     let page = browser.get(&url);
-    assert!(page.body.contains("second factor"), "{}", page.body);
+    assert!(page.body.contains("第二因素"), "{}", page.body);
     let before = browser.cookies[SESSION_COOKIE].clone();
 
     let auth = |browser: &mut Browser, token: &mut SoftToken, answer_origin: &str| {
