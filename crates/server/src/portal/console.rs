@@ -1345,12 +1345,10 @@ async fn export_payments(
             Ok(v) => v,
             Err(r) => return r,
         };
-    let Some(decider) = portal.decider.clone() else {
-        return super::not_found_page(&portal, &visitor);
+    let decider = match reconciler(&portal, &visitor, &roles, "export_payments").await {
+        Ok(d) => d,
+        Err(r) => return r,
     };
-    if !may_reconcile(&portal, &roles) {
-        return super::forbidden(&portal, &visitor, "export_payments").await;
-    }
     let tr = visitor.tr(&portal);
     let written = decider
         .payments
@@ -1399,12 +1397,10 @@ async fn payment_file(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let Some(decider) = portal.decider.clone() else {
-        return super::not_found_page(&portal, &visitor);
+    let decider = match reconciler(&portal, &visitor, &roles, "payment_file").await {
+        Ok(d) => d,
+        Err(r) => return r,
     };
-    if !may_reconcile(&portal, &roles) {
-        return super::forbidden(&portal, &visitor, "payment_file").await;
-    }
     // A MsgId and `.xml`, nothing that could leave the directory.
     let valid = name.strip_suffix(".xml").is_some_and(|id| {
         !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -1433,6 +1429,23 @@ async fn payment_file(
         }
         Err(_) => super::not_found_page(&portal, &visitor),
     }
+}
+
+/// The decider, for staff who may write and reconcile payment files; otherwise the page that
+/// turns them away: a 404 where this server runs no payments, the recorded 403 for others.
+async fn reconciler(
+    portal: &Portal,
+    visitor: &Visitor,
+    roles: &[Assignment],
+    action: &str,
+) -> Result<std::sync::Arc<crate::Decider>, Response> {
+    let Some(decider) = portal.decider.clone() else {
+        return Err(super::not_found_page(portal, visitor));
+    };
+    if !may_reconcile(portal, roles) {
+        return Err(super::forbidden(portal, visitor, action).await);
+    }
+    Ok(decider)
 }
 
 /// Reconciles a bank's pain.002 status report, uploaded as a file: each transfer's status
@@ -1472,12 +1485,10 @@ async fn import_report(
     if !visitor.form_ok(&portal, &csrf) {
         return super::stale_form(&portal, &visitor);
     }
-    let Some(decider) = portal.decider.clone() else {
-        return super::not_found_page(&portal, &visitor);
+    let decider = match reconciler(&portal, &visitor, &roles, "import_payment_report").await {
+        Ok(d) => d,
+        Err(r) => return r,
     };
-    if !may_reconcile(&portal, &roles) {
-        return super::forbidden(&portal, &visitor, "import_payment_report").await;
-    }
     let tr = visitor.tr(&portal);
     let refused = |reason: String| tr.t1("console-refused", "reason", &reason);
     if report.is_empty() {

@@ -178,7 +178,24 @@ pub(super) fn may_run(roles: &[Assignment], decider: &Decider) -> bool {
     .is_ok()
 }
 
-/// A policy to run, as the console offers it: (id, title, source, where from).
+/// The decider, for staff who may run policies; otherwise the page that turns them away: a
+/// 404 where this server runs no policies, the recorded 403 for others.
+async fn runner(
+    portal: &super::Portal,
+    visitor: &super::Visitor,
+    roles: &[Assignment],
+    action: &str,
+) -> Result<Arc<Decider>, Response> {
+    let Some(decider) = portal.decider.clone() else {
+        return Err(super::not_found_page(portal, visitor));
+    };
+    if !may_run(roles, &decider) {
+        return Err(super::forbidden(portal, visitor, action).await);
+    }
+    Ok(decider)
+}
+
+/// A policy the console offers to run, with the source it would run.
 pub(super) struct Offered {
     pub id: String,
     pub title: Title,
@@ -250,17 +267,16 @@ pub(super) async fn start(
             Ok(v) => v,
             Err(r) => return r,
         };
-    let Some(decider) = portal.decider.clone() else {
-        return super::not_found_page(&portal, &visitor);
-    };
     let kind = match form.run.as_str() {
         "simulate" => Kind::Simulate,
         "enact" => Kind::Enact,
         _ => return super::not_found_page(&portal, &visitor),
     };
-    if !may_run(&roles, &decider) {
-        return super::forbidden(&portal, &visitor, &format!("{}_policy", kind.code())).await;
-    }
+    let action = format!("{}_policy", kind.code());
+    let decider = match runner(&portal, &visitor, &roles, &action).await {
+        Ok(d) => d,
+        Err(r) => return r,
+    };
     let tr = visitor.tr(&portal);
     let period_given = form
         .period
@@ -428,11 +444,8 @@ pub(super) async fn show(
             Ok(v) => v,
             Err(r) => return r,
         };
-    let Some(decider) = portal.decider.clone() else {
-        return super::not_found_page(&portal, &visitor);
-    };
-    if !may_run(&roles, &decider) {
-        return super::forbidden(&portal, &visitor, "policy_run").await;
+    if let Err(r) = runner(&portal, &visitor, &roles, "policy_run").await {
+        return r;
     }
     let Some(run) = portal.runs.get(&id) else {
         return super::not_found_page(&portal, &visitor);
