@@ -231,7 +231,7 @@ async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
     );
     for (file, text) in errandless_policy::PACK {
         let policy = crate::demo_benefits::pack_policy(file, text)?;
-        let evaluated = crate::policy_cmd::evaluate_policy(
+        let evaluated = errandless_evaluation::evaluate_latest(
             store,
             datacenter,
             DATA_CENTER_MEMBER,

@@ -11,8 +11,7 @@ use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
     compile, compile_for, evaluate_latest, latest_snapshots, register_snapshots, run as evaluate,
-    session, simulate, write_conditions, Decision, Evaluated, Evaluator, SessionContext,
-    Simulation,
+    session, simulate, write_conditions, Decision, Evaluator, SessionContext, Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
@@ -233,7 +232,7 @@ async fn bench_policies(
         return Ok(ExitCode::SUCCESS);
     }
     for policy in policies {
-        let evaluated = evaluate_policy(&store, &datacenter, consumer, policy, None, true).await?;
+        let evaluated = evaluate_latest(&store, &datacenter, consumer, policy, None, true).await?;
         let rows: u64 = evaluated.snapshots.iter().map(|s| s.rows).sum();
         println!(
             "{}: batch run over {} subjects ({} snapshot rows) in {:.3} s",
@@ -584,7 +583,7 @@ async fn simulate_policies(
     let names = division_names(&settings.data);
     for policy in policies {
         println!("{}  {} / {}", policy.id, policy.title.zh, policy.title.en);
-        let evaluated = evaluate_policy(
+        let evaluated = evaluate_latest(
             &store,
             &datacenter,
             consumer,
@@ -631,18 +630,6 @@ async fn simulate_policies(
             .with_context(|| format!("while writing {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads.
-pub(crate) async fn evaluate_policy(
-    store: &Store,
-    datacenter: &Path,
-    consumer: &str,
-    policy: &Policy,
-    subjects: Option<&[String]>,
-    every: bool,
-) -> anyhow::Result<Evaluated> {
-    Ok(evaluate_latest(store, datacenter, consumer, policy, subjects, every).await?)
 }
 
 /// Division names by 12-digit code, from the province's `divisions.csv` when it is there.
