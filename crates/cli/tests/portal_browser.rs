@@ -208,6 +208,35 @@ fn accounts(shown: &[String]) -> Result<(String, Vec<(String, String)>), String>
     }
 }
 
+/// A browser test under way: its turn, the demo, and a browser logged in.
+struct Started {
+    b: Browser,
+    demo: &'static Demo,
+    started: Instant,
+    login: Login,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// Starts `test` in its turn: a browser whose first session (`session`) has logged in as the
+/// first demo account of one of `who`. `None` when no Chromium is configured: the test then
+/// skips, as `Setup::from_env` says.
+fn start(test: &str, session: &str, who: &[&str]) -> Option<Started> {
+    let setup = Setup::from_env()?;
+    let turn = one_at_a_time();
+    let demo = demo();
+    let started = Instant::now();
+    let mut b = browser(&setup, test, demo);
+    b.name_session(session);
+    let login = log_in(&mut b, demo.phone(who), &demo.password);
+    Some(Started {
+        b,
+        demo,
+        started,
+        login,
+        _turn: turn,
+    })
+}
+
 /// The browser tests take turns: two Chromiums and the server at once are too much for a
 /// small machine, and each test's timing would depend on the other's.
 fn one_at_a_time() -> MutexGuard<'static, ()> {
@@ -307,15 +336,16 @@ fn log_in(b: &mut Browser, phone: &str, password: &str) -> Login {
 #[test]
 fn freshman_sees_the_subsidy_its_reasons_and_who_used_their_data() {
     const TEST: &str = "freshman_sees_the_subsidy_its_reasons_and_who_used_their_data";
-    let Some(setup) = Setup::from_env() else {
+    let Some(Started {
+        mut b,
+        started,
+        login,
+        _turn,
+        ..
+    }) = start(TEST, "freshman", &["freshman (paid)"])
+    else {
         return;
     };
-    let _turn = one_at_a_time();
-    let demo = demo();
-    let started = Instant::now();
-    let mut b = browser(&setup, TEST, demo);
-    b.name_session("freshman");
-    let login = log_in(&mut b, demo.phone(&["freshman (paid)"]), &demo.password);
     b.step("consent asked at the first login", |_| {
         check(login.consent || !login.first, || {
             "the provider did not ask the freshman to consent at their first login".to_owned()
@@ -446,16 +476,15 @@ fn freshman_sees_the_subsidy_its_reasons_and_who_used_their_data() {
 #[test]
 fn a_verify_form_with_a_forged_token_is_refused() {
     const TEST: &str = "a_verify_form_with_a_forged_token_is_refused";
-    let Some(setup) = Setup::from_env() else {
+    let Some(Started {
+        mut b,
+        started,
+        _turn,
+        ..
+    }) = start(TEST, "citizen", &["elderly citizen", "near miss"])
+    else {
         return;
     };
-    let _turn = one_at_a_time();
-    let demo = demo();
-    let started = Instant::now();
-    let mut b = browser(&setup, TEST, demo);
-    b.name_session("citizen");
-    let phone = demo.phone(&["elderly citizen", "near miss"]);
-    log_in(&mut b, phone, &demo.password);
 
     // The form posted without htmx, as a page from another site would post it.
     const SUBMIT: &str = "const form = document.querySelector('li[id^=record-] form');
@@ -530,15 +559,16 @@ fn case_state(b: &Browser) -> Result<String, String> {
 #[test]
 fn the_freshman_applies_with_prefilled_fields_and_rates_after_approval() {
     const TEST: &str = "the_freshman_applies_with_prefilled_fields_and_rates_after_approval";
-    let Some(setup) = Setup::from_env() else {
+    let Some(Started {
+        mut b,
+        demo,
+        started,
+        _turn,
+        ..
+    }) = start(TEST, "freshman", &["freshman (paid)"])
+    else {
         return;
     };
-    let _turn = one_at_a_time();
-    let demo = demo();
-    let started = Instant::now();
-    let mut b = browser(&setup, TEST, demo);
-    b.name_session("freshman");
-    log_in(&mut b, demo.phone(&["freshman (paid)"]), &demo.password);
 
     b.step("catalogue: searched for 学籍 in place", |b| {
         b.loading(|b| b.click("header nav a[href='/services']"))?;
@@ -763,15 +793,16 @@ fn the_freshman_applies_with_prefilled_fields_and_rates_after_approval() {
 fn the_county_officer_approves_a_data_request_and_cannot_see_another_countys_case() {
     const TEST: &str =
         "the_county_officer_approves_a_data_request_and_cannot_see_another_countys_case";
-    let Some(setup) = Setup::from_env() else {
+    let Some(Started {
+        mut b,
+        demo,
+        started,
+        _turn,
+        ..
+    }) = start(TEST, "officer", &["county officer"])
+    else {
         return;
     };
-    let _turn = one_at_a_time();
-    let demo = demo();
-    let started = Instant::now();
-    let mut b = browser(&setup, TEST, demo);
-    b.name_session("officer");
-    log_in(&mut b, demo.phone(&["county officer"]), &demo.password);
 
     let request = b.step("console: a data request waits for education", |b| {
         b.loading(|b| b.click("header nav a[href='/console']"))?;
@@ -890,15 +921,15 @@ fn the_county_officer_approves_a_data_request_and_cannot_see_another_countys_cas
 #[test]
 fn a_policy_officer_simulates_a_policy_and_sees_a_drafts_errors_beside_it() {
     const TEST: &str = "a_policy_officer_simulates_a_policy_and_sees_a_drafts_errors_beside_it";
-    let Some(setup) = Setup::from_env() else {
+    let Some(Started {
+        mut b,
+        started,
+        _turn,
+        ..
+    }) = start(TEST, "policy officer", &["policy officer"])
+    else {
         return;
     };
-    let _turn = one_at_a_time();
-    let demo = demo();
-    let started = Instant::now();
-    let mut b = browser(&setup, TEST, demo);
-    b.name_session("policy officer");
-    log_in(&mut b, demo.phone(&["policy officer"]), &demo.password);
 
     b.step("console: the policies a policy officer may run", |b| {
         b.goto("/console/policies")?;
