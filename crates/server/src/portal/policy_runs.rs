@@ -351,7 +351,7 @@ pub(super) async fn start(
     tracing::info!(run = %run.id, policy = %policy.id, %period, %account, run_kind = kind.code(), "a policy run started from the console");
     let job = Arc::clone(&run);
     let app = Arc::clone(&portal.app);
-    tokio::spawn(async move {
+    let work = async move {
         let state = carry_out(&decider, &job, policy, source, file).await;
         let outcome = if let Progress::Failed(e) = &state {
             tracing::warn!(run = %job.id, policy = %job.policy_id, error = %e, "a policy run failed");
@@ -362,8 +362,35 @@ pub(super) async fn start(
         };
         app.metrics.policy_run(job.kind.code(), outcome);
         job.set(state);
-    });
+    };
+    match run_workers() {
+        Some(workers) => drop(workers.spawn(work)),
+        None => drop(tokio::spawn(work)),
+    }
     super::see_other(&format!("/console/policies/runs/{}", run.id))
+}
+
+/// The workers runs are carried out on: a runtime of their own, so that a run's evaluation
+/// shares the machine's cores with the pages through the operating system's scheduler rather
+/// than holding the server's workers between its yields. Made once and never dropped (a
+/// connection a run opens stays served by it); `None` if it cannot be made, and runs then go
+/// on the server's workers.
+fn run_workers() -> Option<&'static tokio::runtime::Runtime> {
+    static WORKERS: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    WORKERS
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("policy-run")
+                .enable_all()
+                .build()
+                .map_err(
+                    |e| tracing::warn!(error = %e, "policy runs will share the server's workers"),
+                )
+                .ok()
+        })
+        .as_ref()
 }
 
 /// Checks the examples, then simulates or enacts; the run's last state.
