@@ -19,6 +19,8 @@ struct Served {
     base: String,
     /// (who, phone, citizen ID) of each demo account.
     people: Vec<(String, String, String)>,
+    /// The platform store's URL.
+    store_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -30,9 +32,11 @@ impl Drop for Served {
 }
 
 impl Served {
-    fn start() -> Served {
+    /// `errandless demo`, with its platform store at `store_url`.
+    fn start(store_url: &str) -> Served {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let mut child = common::command(dir.path())
+            .env("ERRANDLESS_STORE_URL", store_url)
             .args([
                 "demo",
                 "--people",
@@ -83,6 +87,7 @@ impl Served {
             child,
             base,
             people,
+            store_url: store_url.to_owned(),
             _dir: dir,
         }
     }
@@ -343,10 +348,11 @@ fn policies_from_the_console(served: &Served, auditor: &mut Client) {
         env!("CARGO_MANIFEST_DIR"),
         "/../../policies/freshman-subsidy.toml"
     );
-    let cli = common::errandless(
-        served.dir(),
-        &["policy", "simulate", "--data", "data", policy_file],
-    );
+    let cli = common::command(served.dir())
+        .env("ERRANDLESS_STORE_URL", &served.store_url)
+        .args(["policy", "simulate", "--data", "data", policy_file])
+        .output()
+        .expect("the binary runs");
     let cli = common::text(&cli);
     assert!(
         cli.contains(&format!("  eligible {eligible} (payable")),
@@ -460,9 +466,21 @@ fn small(body: &str, what: &str) {
     );
 }
 
-#[test]
-fn the_portal_and_the_console_over_http() {
-    let served = Served::start();
+/// The whole walk on each backend: SQLite, then PostgreSQL when a server is configured.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_portal_and_the_console_over_http() {
+    errandless_store::testing::for_each_database(|db| async move {
+        let url = db.url().to_owned();
+        tokio::task::spawn_blocking(move || walk(&url))
+            .await
+            .expect("the walk passes");
+    })
+    .await;
+}
+
+/// The portal and the console, over HTTP, on the demo served with its store at `store_url`.
+fn walk(store_url: &str) {
+    let served = Served::start(store_url);
     let mut anonymous = served.client();
 
     // Anyone: a landing page, a friendly 404, the login asked for a personal page.
