@@ -371,6 +371,35 @@ fn policies_from_the_console(served: &Served, auditor: &mut Client) {
         "the run is listed"
     );
 
+    // A citizen looked up: what each policy in force decides today, recorded nowhere, agrees
+    // with the decision recorded for the period.
+    let freshman = served
+        .people
+        .iter()
+        .find(|p| p.0.starts_with("freshman"))
+        .expect("the freshman")
+        .2
+        .clone();
+    let lookup = officer.get(&format!("/console/policies?subject={freshman}"));
+    assert_eq!(lookup.status, 200);
+    let looked_up = lookup
+        .body
+        .split("Look up decisions")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", lookup.body));
+    let row = |period: &str| {
+        let start = format!("<td>freshman-subsidy-2026</td><td>{period}</td><td>");
+        let at = looked_up.find(&start).map(|i| i + start.len())?;
+        let cells: Vec<&str> = looked_up[at..].splitn(3, "</td>").take(2).collect();
+        Some((
+            cells[0].to_owned(),
+            cells[1].trim_start_matches("<td>").to_owned(),
+        ))
+    };
+    let today = row("today, not recorded").unwrap_or_else(|| panic!("{}", lookup.body));
+    assert!(today.0.starts_with("eligible"), "{today:?}");
+    assert_eq!(Some(today), row("2026-07-01_2026-12-31"), "{}", lookup.body);
+
     // A draft with an error comes back with it, located, and what was typed kept.
     let draft = "id = \"draft-2026\"\n[title\nzh = 1\n";
     let back = officer.post(

@@ -10,7 +10,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use errandless_evaluation::{evaluate_latest, sources_of, DatacenterError, Evaluated};
+use errandless_evaluation::{
+    compile, evaluate_latest, latest_snapshots, sources_of, DatacenterError, Decision, Evaluated,
+    EvaluationError, Evaluator,
+};
 use errandless_ledger::{Sequencer, SubjectKey};
 use errandless_payments::{EntitleReport, Entitlement, Payer, Payments, PaymentsError};
 use errandless_policy::{EnactError, EnactReport, Enactment, Enactments, Policy, Run};
@@ -42,6 +45,19 @@ pub enum DecideError {
     },
     #[error("while appending an interrupted run's records to the ledger: {0}")]
     Flush(String),
+    #[error("while deciding one subject under {policy}: {source}")]
+    One {
+        policy: String,
+        #[source]
+        source: EvaluationError,
+    },
+}
+
+/// A policy prepared for single-subject decisions over the snapshots it was prepared on.
+struct Prepared {
+    source: String,
+    snapshots: Vec<String>,
+    evaluator: Arc<Evaluator>,
 }
 
 /// Where an enactment is, for a progress display.
@@ -78,6 +94,8 @@ pub struct Decider {
     /// Where payment files (pain.001) are written for the bank: `<data>/payments/out` unless
     /// [`Decider::with_payment_files`] says otherwise.
     pub payment_files: PathBuf,
+    /// Policies prepared for single-subject decisions, by policy id.
+    prepared: tokio::sync::Mutex<std::collections::HashMap<String, Prepared>>,
     /// The 12-digit division code the policies are enacted for (`520000000000` for a
     /// province): a staff member enacts from the console only with a policy officer's role
     /// covering it.
@@ -115,6 +133,7 @@ impl Decider {
             enactments,
             payments,
             payment_files,
+            prepared: Default::default(),
             datacenter,
             consumer: consumer.to_owned(),
             jurisdiction: jurisdiction.to_owned(),
@@ -145,6 +164,46 @@ impl Decider {
             every,
         )
         .await?)
+    }
+
+    /// What `policy` (read from `source`) decides about `subject` over the newest snapshots,
+    /// recording nothing: `None` when no dataset it reads has a row of theirs. The policy is
+    /// prepared once (an [`Evaluator`]) and again only when its source or a snapshot changes,
+    /// so each call binds the subject and runs.
+    pub async fn decide_now(
+        &self,
+        policy: &Policy,
+        source: &str,
+        subject: &str,
+    ) -> Result<Option<Decision>, DecideError> {
+        let plan = compile(policy);
+        let (snapshots, files) =
+            latest_snapshots(&self.store, &self.datacenter, &self.consumer, policy, &plan).await?;
+        let ids: Vec<String> = snapshots.iter().map(|s| s.id.to_hex()).collect();
+        let failed = |source| DecideError::One {
+            policy: policy.id.clone(),
+            source,
+        };
+        let evaluator = {
+            let mut prepared = self.prepared.lock().await;
+            match prepared.get(&policy.id) {
+                Some(p) if p.source == source && p.snapshots == ids => Arc::clone(&p.evaluator),
+                _ => {
+                    let evaluator =
+                        Arc::new(Evaluator::prepare(policy, &files).await.map_err(failed)?);
+                    prepared.insert(
+                        policy.id.clone(),
+                        Prepared {
+                            source: source.to_owned(),
+                            snapshots: ids,
+                            evaluator: Arc::clone(&evaluator),
+                        },
+                    );
+                    evaluator
+                }
+            }
+        };
+        evaluator.decide(subject).await.map_err(failed)
     }
 
     /// Evaluates `policy` (read from `source`) for `period` over everyone, or over `subjects`

@@ -243,3 +243,5 @@ console-export-lead = Writes every pending entitlement into ISO 20022 pain.001 f
 console-export-button = Write payment files
 console-export-none = No entitlement is pending: no file was written.
 console-exported = { $files } payment files written with { $transfers } transfers: { $names }.
+console-now = today, not recorded
+console-now-unavailable = cannot be decided now

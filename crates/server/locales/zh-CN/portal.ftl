@@ -243,3 +243,5 @@ console-export-lead = 把所有待发放记录写入 ISO 20022 pain.001 文件�
 console-export-button = 生成支付文件
 console-export-none = 没有待发放记录，未生成文件。
 console-exported = 已生成 { $files } 个支付文件，共 { $transfers } 笔：{ $names }。
+console-now = 今日（未记录）
+console-now-unavailable = 暂时无法判定

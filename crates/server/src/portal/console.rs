@@ -972,6 +972,50 @@ pub(super) async fn policies_page(
             Ok(d) => d,
             Err(e) => return super::internal(portal, visitor, &e),
         };
+        // What each policy in force decides today, over the newest snapshots: nothing is
+        // recorded, so an officer sees whether a change in the data changes the outcome.
+        if let Some(decider) = &portal.decider {
+            let in_force = match decider.enactments.in_force().await {
+                Ok(f) => f,
+                Err(e) => return super::internal(portal, visitor, &e),
+            };
+            let standard = errandless_standards::Standard::builtin();
+            for f in in_force {
+                let Ok(policy) =
+                    errandless_policy::Policy::parse(&f.policy_id, &f.source, standard)
+                else {
+                    continue;
+                };
+                let outcome = match decider
+                    .decide_now(&policy, &f.source, citizen.as_str())
+                    .await
+                {
+                    Ok(Some(d)) => (
+                        errandless_policy::enactment::outcome(
+                            d.eligible,
+                            d.payable,
+                            d.near_miss().is_some(),
+                        )
+                        .to_owned(),
+                        errandless_policy::explanation::yuan(d.amount),
+                    ),
+                    Ok(None) => ("not_eligible".to_owned(), String::new()),
+                    Err(e) => {
+                        tracing::warn!(policy = %f.policy_id, error = %e, "no decision today");
+                        (tr.t("console-now-unavailable"), String::new())
+                    }
+                };
+                lookup.rows.push(Row {
+                    cells: vec![
+                        f.policy_id.clone(),
+                        tr.t("console-now"),
+                        outcome.0,
+                        outcome.1,
+                    ],
+                    ..Row::default()
+                });
+            }
+        }
         for d in decisions.iter().rev() {
             lookup.rows.push(Row {
                 cells: vec![
