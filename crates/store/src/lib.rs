@@ -218,7 +218,21 @@ async fn open_sqlite(options: sqlx::sqlite::SqliteConnectOptions) -> Result<Stor
     // The first connection is native: it creates the file and switches it to WAL, options the
     // Any driver's URL cannot carry. Later connections find WAL set in the file, and sqlx turns
     // foreign keys on and sets the busy timeout for every SQLite connection by default.
-    let first = options.connect().await.map_err(connect_error)?;
+    //
+    // Two openers of a new file race to switch it to WAL, and SQLite answers the loser
+    // "database is locked" at once rather than through the busy timeout. The loser tries
+    // again, for as long as the busy timeout would have waited.
+    let started = std::time::Instant::now();
+    let first = loop {
+        match options.connect().await {
+            Err(sqlx::Error::Database(e))
+                if is_busy(e.as_ref()) && started.elapsed() < location::SQLITE_BUSY_TIMEOUT =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => break other.map_err(connect_error)?,
+        }
+    };
     sqlx::Connection::close(first)
         .await
         .map_err(connect_error)?;
@@ -233,6 +247,13 @@ async fn open_sqlite(options: sqlx::sqlite::SqliteConnectOptions) -> Result<Stor
         backend: Backend::Sqlite,
         url_redacted,
     })
+}
+
+/// Whether SQLite said the database is busy (SQLITE_BUSY, or one of its extended codes).
+fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
 }
 
 /// `time` as milliseconds since the Unix epoch, the store's portable time column.

@@ -374,3 +374,18 @@ async fn a_panicking_test_still_leaves_no_schema_behind() {
         .unwrap();
     assert_eq!(left, 0, "schema {schema} was dropped");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_openers_of_a_new_sqlite_file_all_open_it() {
+    // Each opener races the others to switch the new file to WAL; the losers wait and open.
+    for _ in 0..20 {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = Store::default_url(dir.path());
+        let opens = (0..8).map(|_| Store::open(&url));
+        for opened in futures_util::future::join_all(opens).await {
+            let store = opened.expect("the store opens");
+            assert_eq!(store.backend(), Backend::Sqlite);
+            store.close().await;
+        }
+    }
+}
