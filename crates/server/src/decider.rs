@@ -72,6 +72,7 @@ pub enum Stage {
 }
 
 /// What one enactment did.
+#[derive(Clone, Debug)]
 pub struct Enacted {
     pub report: EnactReport,
     pub entitled: EntitleReport,

@@ -1194,14 +1194,18 @@ pub(super) fn run_page(
             notice = Some(tr.t("console-sim-no-effects"));
         }
         Progress::Enacted(e) => {
-            fact("console-col-evaluated", e.evaluated.to_string());
-            fact("console-col-recorded", e.recorded.to_string());
-            fact("console-enact-unchanged", e.unchanged.to_string());
-            fact("console-sim-eligible", e.eligible.to_string());
-            fact("console-sim-without-account", e.without_account.to_string());
-            fact("console-sim-near-misses", e.near_misses.to_string());
-            fact("console-enact-entitled", e.entitled.to_string());
-            fact("console-enact-already", e.already_entitled.to_string());
+            let r = &e.report;
+            fact("console-col-evaluated", r.evaluated.to_string());
+            fact("console-col-recorded", r.recorded.to_string());
+            fact("console-enact-unchanged", r.unchanged.to_string());
+            fact("console-sim-eligible", r.eligible.to_string());
+            fact("console-sim-without-account", r.without_account.to_string());
+            fact("console-sim-near-misses", r.near_misses.to_string());
+            fact("console-enact-entitled", e.entitled.created.to_string());
+            fact(
+                "console-enact-already",
+                e.entitled.already_present.to_string(),
+            );
             fact("console-enact-invalid", e.invalid_payees.to_string());
         }
         Progress::Failed(e) => notice = Some(tr.t1("console-refused", "reason", e)),

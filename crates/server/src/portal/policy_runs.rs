@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::decider::{Decider, Stage};
+use crate::decider::{Decider, Enacted, Stage};
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
@@ -55,22 +55,9 @@ pub(crate) enum Progress {
     /// At this stage of the evaluation or enactment.
     Running(Stage),
     Simulated(Box<Simulation>),
-    Enacted(Enactment),
+    /// What the enactment did, in figures (its per-subject lists dropped).
+    Enacted(Box<Enacted>),
     Failed(String),
-}
-
-/// What an enactment did, in figures.
-#[derive(Clone, Debug)]
-pub(crate) struct Enactment {
-    pub evaluated: u64,
-    pub recorded: u64,
-    pub unchanged: u64,
-    pub eligible: u64,
-    pub without_account: u64,
-    pub near_misses: u64,
-    pub entitled: u64,
-    pub already_entitled: u64,
-    pub invalid_payees: u64,
 }
 
 /// One simulation or enactment started from the console.
@@ -441,17 +428,11 @@ async fn carry_out(
                 })
                 .await
             {
-                Ok(done) => Progress::Enacted(Enactment {
-                    evaluated: done.report.evaluated,
-                    recorded: done.report.recorded,
-                    unchanged: done.report.unchanged,
-                    eligible: done.report.eligible,
-                    without_account: done.report.without_account,
-                    near_misses: done.report.near_misses,
-                    entitled: done.entitled.created,
-                    already_entitled: done.entitled.already_present,
-                    invalid_payees: done.invalid_payees,
-                }),
+                Ok(mut done) => {
+                    done.report.payable = Vec::new();
+                    done.payable_subjects = Vec::new();
+                    Progress::Enacted(Box::new(done))
+                }
                 Err(e) => Progress::Failed(e.to_string()),
             }
         }
