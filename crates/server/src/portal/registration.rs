@@ -111,6 +111,17 @@ async fn citizen(portal: &Portal, headers: &HeaderMap) -> Result<CitizenId, Resp
     Ok(citizen)
 }
 
+/// The citizen an access token speaks for and the applications served here, or the answer
+/// that refuses the request.
+async fn applicant<'a>(
+    portal: &'a Portal,
+    headers: &HeaderMap,
+) -> Result<(CitizenId, &'a super::services::Applications), Response> {
+    let citizen = citizen(portal, headers).await?;
+    let apps = portal.applications.as_ref().ok_or_else(no_services)?;
+    Ok((citizen, apps))
+}
+
 fn no_services() -> Response {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -121,23 +132,20 @@ fn no_services() -> Response {
 }
 
 async fn applications(State(portal): State<Shared>, headers: HeaderMap) -> Response {
-    let citizen = match citizen(&portal, &headers).await {
-        Ok(c) => c,
+    let (citizen, apps) = match applicant(&portal, &headers).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let id = citizen.as_str().to_owned();
-    let Some(apps) = &portal.applications else {
-        return no_services();
-    };
+    let id = citizen.as_str();
     let lang = lang(&headers);
     let catalogue = Catalogue::builtin();
-    match apps.cases.of_applicant(&id).await {
+    match apps.cases.of_applicant(id).await {
         Ok(cases) => Json(
             cases
                 .iter()
                 .filter_map(|c| {
                     let s = catalogue.service(&c.service)?;
-                    Some(ApplicationFileListItem::from_case(c, s, &id, lang))
+                    Some(ApplicationFileListItem::from_case(c, s, id, lang))
                 })
                 .collect::<Vec<_>>(),
         )
@@ -151,14 +159,11 @@ async fn application(
     headers: HeaderMap,
     Path(file): Path<String>,
 ) -> Response {
-    let citizen = match citizen(&portal, &headers).await {
-        Ok(c) => c,
+    let (citizen, apps) = match applicant(&portal, &headers).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let id = citizen.as_str().to_owned();
-    let Some(apps) = &portal.applications else {
-        return no_services();
-    };
+    let id = citizen.as_str();
     let not_found = || {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -170,12 +175,16 @@ async fn application(
         return not_found().into_response();
     };
     // Another citizen's file is as unknown as a missing one.
-    match apps.cases.get_as(case, &Actor::Applicant(id.clone())).await {
+    match apps
+        .cases
+        .get_as(case, &Actor::Applicant(id.to_owned()))
+        .await
+    {
         Ok(record) => match Catalogue::builtin().service(&record.case.service) {
             Some(s) => Json(ApplicationFile::from_case(
                 &record.case,
                 s,
-                &id,
+                id,
                 lang(&headers),
             ))
             .into_response(),
@@ -195,14 +204,11 @@ async fn submit(
     Path(service): Path<String>,
     body: Result<Json<ApplicationFileSubmit>, axum::extract::rejection::JsonRejection>,
 ) -> Response {
-    let citizen = match citizen(&portal, &headers).await {
-        Ok(c) => c,
+    let (citizen, apps) = match applicant(&portal, &headers).await {
+        Ok(a) => a,
         Err(r) => return r,
     };
-    let id = citizen.as_str().to_owned();
-    let Some(apps) = &portal.applications else {
-        return no_services();
-    };
+    let id = citizen.as_str();
     let Some(s) = Catalogue::builtin().service(&service) else {
         return ApiError::new(StatusCode::NOT_FOUND, "unknown_service", "no such service")
             .into_response();
@@ -225,7 +231,7 @@ async fn submit(
     let values = file.form_data.map(|f| f.data).unwrap_or_default();
     let applicant = Applicant {
         division: citizen.issuing_division(),
-        subject: id.clone(),
+        subject: id.to_owned(),
     };
     let lang = lang(&headers);
     match apps
@@ -235,7 +241,7 @@ async fn submit(
     {
         Ok(case) => (
             StatusCode::CREATED,
-            Json(ApplicationFile::from_case(&case, s, &id, lang)),
+            Json(ApplicationFile::from_case(&case, s, id, lang)),
         )
             .into_response(),
         Err(CaseError::InvalidApplication(errors)) => (
