@@ -18,6 +18,16 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    /// `zh` or `en`, as this language is.
+    pub fn text(self, zh: &str, en: &str) -> String {
+        match self {
+            Lang::Zh => zh.to_owned(),
+            Lang::En => en.to_owned(),
+        }
+    }
+}
+
 impl std::str::FromStr for Lang {
     type Err = String;
     fn from_str(s: &str) -> Result<Lang, String> {
@@ -219,13 +229,7 @@ impl Explanation {
     /// screening list, one condition short, or not eligible.
     pub fn outcome(&self, lang: Lang) -> String {
         let zh = lang == Lang::Zh;
-        let t = |zh_text: &str, en_text: &str| {
-            if zh {
-                zh_text.to_owned()
-            } else {
-                en_text.to_owned()
-            }
-        };
+        let t = |zh_text: &str, en_text: &str| lang.text(zh_text, en_text);
         match (self.eligible, self.payable, &self.near_miss) {
             (true, true, _) if self.formula.is_some() => {
                 if zh {
@@ -266,13 +270,7 @@ impl Explanation {
     /// The explanation as text in `lang`.
     pub fn render(&self, lang: Lang) -> String {
         let zh = lang == Lang::Zh;
-        let t = |zh_text: &str, en_text: &str| {
-            if zh {
-                zh_text.to_owned()
-            } else {
-                en_text.to_owned()
-            }
-        };
+        let t = |zh_text: &str, en_text: &str| lang.text(zh_text, en_text);
         let mut out = String::new();
         let mut line = |s: String| {
             out.push_str(&s);
