@@ -26,11 +26,7 @@ async fn a_case_goes_through_its_whole_life_and_every_step_is_in_the_ledger() {
         let alice = applicant(520102, 101, "001003");
         let officer = staff("officer-1", "taxation", "520102");
         let t0 = at("2026-03-02", 9);
-        let case = f
-            .cases
-            .submit(service("income-tax-certificate"), &alice, &tax_form(), t0)
-            .await
-            .expect("a valid application");
+        let case = f.submit_tax(&alice, t0).await;
         assert_eq!(case.state, CaseState::Submitted);
         assert_eq!(case.department, "taxation");
         assert_eq!(case.division, "520102001003");
@@ -203,11 +199,7 @@ async fn illegal_steps_are_refused_and_change_nothing() {
         let neighbour = staff("officer-2", "taxation", "520103");
         let courts = staff("judge-1", "courts", "520102");
         let t0 = at("2026-03-02", 9);
-        let case = f
-            .cases
-            .submit(service("income-tax-certificate"), &alice, &tax_form(), t0)
-            .await
-            .expect("submits");
+        let case = f.submit_tax(&alice, t0).await;
         let before = tables(&f.store).await;
         let size = f.ledger_size();
 
@@ -396,11 +388,7 @@ async fn of_racing_steps_exactly_one_wins() {
         let t0 = at("2026-03-02", 9);
         let officer = staff("officer-1", "taxation", "520102");
         for round in 0..3 {
-            let case = f
-                .cases
-                .submit(service("income-tax-certificate"), &alice, &tax_form(), t0)
-                .await
-                .expect("submits");
+            let case = f.submit_tax(&alice, t0).await;
             walk(
                 &f,
                 case.id,
@@ -773,11 +761,7 @@ async fn an_interrupted_append_is_settled_against_the_log_and_a_delayed_one_is_m
         let alice = applicant(520102, 130, "001003");
         let officer = staff("officer-1", "taxation", "520102");
         let t0 = at("2026-03-02", 9);
-        let case = f
-            .cases
-            .submit(service("income-tax-certificate"), &alice, &tax_form(), t0)
-            .await
-            .expect("submits");
+        let case = f.submit_tax(&alice, t0).await;
         walk(&f, case.id, &[CaseState::Accepted], &officer, t0 + 1).await;
         assert_eq!(f.ledger_size(), 2);
 

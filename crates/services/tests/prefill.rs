@@ -13,7 +13,9 @@ use errandless_exchange::{
     Purpose, ReadRequest, Terms,
 };
 use errandless_ledger::{Sequencer, SubjectKey};
-use errandless_services::{prefill, Catalogue, Consumer, PrefillRead};
+use errandless_services::{
+    prefill, Catalogue, Consumer, Prefill, PrefillError, PrefillRead, Service,
+};
 use errandless_standards::Uscc;
 use errandless_store::testing::for_each_backend;
 use errandless_store::Store;
@@ -52,6 +54,27 @@ struct Fixture {
     exchange: Exchange,
     store: Store,
     ledger_dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// `service`'s form filled for `subject`, read as the portal's member.
+    async fn prefill_as_portal(
+        &self,
+        service: &Service,
+        subject: &str,
+    ) -> Result<Prefill, PrefillError> {
+        let key = key_of(PORTAL);
+        prefill(
+            &self.exchange,
+            Consumer {
+                member: PORTAL,
+                key: &key,
+            },
+            service,
+            subject,
+        )
+        .await
+    }
 }
 
 async fn fixture(store: Store, grants: &[PrefillRead]) -> Fixture {
@@ -175,18 +198,10 @@ async fn prefill_reads_the_islands_through_the_exchange_and_leaves_ungranted_fie
             .service("driving-licence-renewal")
             .expect("in the catalogue");
         let before = f.exchange.ledger_size();
-        let portal_key = key_of(PORTAL);
-        let found = prefill(
-            &f.exchange,
-            Consumer {
-                member: PORTAL,
-                key: &portal_key,
-            },
-            service,
-            &subject,
-        )
-        .await
-        .expect("prefills");
+        let found = f
+            .prefill_as_portal(service, &subject)
+            .await
+            .expect("prefills");
         assert_eq!(f.exchange.ledger_size(), before + 3, "one read per dataset");
         assert_eq!(found.reads.len(), 3);
 
@@ -308,22 +323,14 @@ async fn the_catalogues_grants_let_every_mapped_field_of_every_service_be_read()
             "public_security",
             "SELECT id_number FROM resident ORDER BY id_number LIMIT 1 OFFSET 7",
         );
-        let portal_key = key_of(PORTAL);
         let before = f.exchange.ledger_size();
         let mut reads = 0;
         let mut filled = 0;
         for service in catalogue.services() {
-            let found = prefill(
-                &f.exchange,
-                Consumer {
-                    member: PORTAL,
-                    key: &portal_key,
-                },
-                service,
-                &subject,
-            )
-            .await
-            .expect("prefills");
+            let found = f
+                .prefill_as_portal(service, &subject)
+                .await
+                .expect("prefills");
             reads += found.reads.len() as u64;
             let mapped = service
                 .fields
@@ -346,17 +353,10 @@ async fn the_catalogues_grants_let_every_mapped_field_of_every_service_be_read()
         );
 
         // A subject that is no ID number is refused before any read.
-        let err = prefill(
-            &f.exchange,
-            Consumer {
-                member: PORTAL,
-                key: &portal_key,
-            },
-            &catalogue.services()[0],
-            "52010219900307105Y",
-        )
-        .await
-        .expect_err("not an ID number");
+        let err = f
+            .prefill_as_portal(&catalogue.services()[0], "52010219900307105Y")
+            .await
+            .expect_err("not an ID number");
         assert!(err.to_string().contains("citizen ID number"), "{err}");
         assert_eq!(f.exchange.ledger_size(), before + reads);
     })

@@ -11,15 +11,8 @@ use errandless_store::testing::for_each_backend;
 
 async fn finished(f: &Fixture, sequence: u16, end: CaseState, officer: &Staff, now: i64) -> Case {
     let case = f
-        .cases
-        .submit(
-            service("income-tax-certificate"),
-            &applicant(520102, sequence, "001003"),
-            &tax_form(),
-            now,
-        )
-        .await
-        .expect("submits");
+        .submit_tax(&applicant(520102, sequence, "001003"), now)
+        .await;
     let steps: &[CaseState] = match end {
         CaseState::Delivered => &[
             CaseState::Accepted,

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use errandless_ledger::{Entry, NoteSigner, Receipt, Sequencer, SubjectKey, ALG_ED25519};
-use errandless_services::{Applicant, Cases, Catalogue, Millis, Scope, Service, Staff, Values};
+use errandless_services::{
+    Applicant, Case, Cases, Catalogue, Millis, Scope, Service, Staff, Values,
+};
 use errandless_standards::{CitizenId, Date};
 use errandless_store::Store;
 use sqlx::Row as _;
@@ -28,6 +30,20 @@ pub struct Fixture {
 }
 
 impl Fixture {
+    /// `applicant`'s application for an income-tax certificate with [`tax_form`], submitted
+    /// at `at`.
+    pub async fn submit_tax(&self, applicant: &Applicant, at: Millis) -> Case {
+        self.cases
+            .submit(
+                service("income-tax-certificate"),
+                applicant,
+                &tax_form(),
+                at,
+            )
+            .await
+            .expect("a valid application submits")
+    }
+
     /// The ledger entry at `index`, read back through an inclusion proof that verifies.
     pub fn entry_at(&self, index: u64) -> Entry {
         entry_at(self.ledger_dir.path(), index)
