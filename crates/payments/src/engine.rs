@@ -103,6 +103,19 @@ pub struct EntitleReport {
     pub created: u64,
     /// Entitlements that already existed for the same policy, period and subject.
     pub already_present: u64,
+    /// Withdrawn entitlements made pending again: the citizen is eligible again in the period.
+    pub reinstated: u64,
+}
+
+/// What [`Payments::withdraw`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Withdrawal {
+    /// Entitlements withdrawn before they went to the bank.
+    pub withdrawn: u64,
+    /// Entitlements already exported, accepted or paid: left as they are.
+    pub too_late: u64,
+    /// Subjects with no entitlement (or one withdrawn before) for the period.
+    pub none: u64,
 }
 
 /// One pain.001 file written by [`Payments::export`].
@@ -243,6 +256,84 @@ async fn next_seq(tx: &mut Transaction<'static, Any>) -> Result<i64, PaymentsErr
     Ok(row.try_get::<i64, _>("m")? + 1)
 }
 
+/// Makes the withdrawn entitlements among `items` pending again, with the new decision, payee
+/// and amount, numbering their events from `seq`. Returns how many.
+async fn reinstate(
+    tx: &mut Transaction<'static, Any>,
+    items: &[Entitlement],
+    mut seq: i64,
+    actor: &str,
+    now: i64,
+) -> Result<u64, PaymentsError> {
+    let mut periods: Vec<(&str, &str)> = items
+        .iter()
+        .map(|e| (e.policy_id.as_str(), e.period.as_str()))
+        .collect();
+    periods.sort_unstable();
+    periods.dedup();
+    let mut withdrawn: HashMap<(String, String, String), i64> = HashMap::new();
+    for (policy, period) in periods {
+        let rows = sqlx::query(
+            "SELECT id, subject_id FROM payments_entitlements \
+             WHERE policy_id = $1 AND period = $2 AND status = 'withdrawn'",
+        )
+        .bind(policy)
+        .bind(period)
+        .fetch_all(&mut **tx)
+        .await?;
+        for r in rows {
+            withdrawn.insert(
+                (
+                    policy.to_owned(),
+                    period.to_owned(),
+                    r.try_get("subject_id")?,
+                ),
+                r.try_get("id")?,
+            );
+        }
+    }
+    if withdrawn.is_empty() {
+        return Ok(0);
+    }
+    let mut n = 0;
+    for e in items {
+        let key = (
+            e.policy_id.clone(),
+            e.period.clone(),
+            e.subject_id.trim().to_uppercase(),
+        );
+        let Some(id) = withdrawn.remove(&key) else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE payments_entitlements SET status = 'pending', payee_name = $1, account = $2, \
+             bank = $3, amount_fen = $4, decision_ref = $5, reason = NULL, updated_ms = $6 WHERE id = $7",
+        )
+        .bind(&e.payee_name)
+        .bind(&e.account)
+        .bind(&e.bank)
+        .bind(e.amount_fen)
+        .bind(&e.decision_ref)
+        .bind(now)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
+             VALUES ($1, $2, 'pending', 'eligible_again', $3, $4)",
+        )
+        .bind(seq)
+        .bind(id)
+        .bind(actor)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        seq += 1;
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// How a transaction status moves an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -367,12 +458,97 @@ impl Payments {
         .bind(base)
         .execute(&mut *tx)
         .await?;
+        let reinstated = reinstate(
+            &mut tx,
+            items,
+            seq + created as i64,
+            &self.payer.member,
+            now,
+        )
+        .await?;
         tx.commit().await?;
         self.flush_ledger().await?;
         Ok(EntitleReport {
             created,
-            already_present: items.len() as u64 - created,
+            already_present: items.len() as u64 - created - reinstated,
+            reinstated,
         })
+    }
+
+    /// A later decision (`decision_ref`, for each subject) found these subjects no longer
+    /// eligible for `policy_id` in `period`: their entitlements that have not gone to the bank
+    /// (`pending`, `needs_account`, `notified`) become `withdrawn`, with the decision as the
+    /// reason, each change in the ledger. The rest are counted and left as they are.
+    pub async fn withdraw(
+        &self,
+        policy_id: &str,
+        period: &str,
+        decisions: &[(String, String)],
+        now: i64,
+    ) -> Result<Withdrawal, PaymentsError> {
+        let mut out = Withdrawal::default();
+        if decisions.is_empty() {
+            return Ok(out);
+        }
+        self.flush_ledger().await?;
+        let mut tx = write_tx(&self.store).await?;
+        let mut seq = next_seq(&mut tx).await?;
+        for (subject, decision_ref) in decisions {
+            let row = sqlx::query(
+                "SELECT id, status FROM payments_entitlements \
+                 WHERE policy_id = $1 AND period = $2 AND subject_id = $3",
+            )
+            .bind(policy_id)
+            .bind(period)
+            .bind(subject.trim().to_uppercase())
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                out.none += 1;
+                continue;
+            };
+            let id: i64 = row.try_get("id")?;
+            let status: String = row.try_get("status")?;
+            match PaymentStatus::parse(&status) {
+                Some(
+                    PaymentStatus::Pending | PaymentStatus::NeedsAccount | PaymentStatus::Notified,
+                ) => {}
+                Some(PaymentStatus::Withdrawn) => {
+                    out.none += 1;
+                    continue;
+                }
+                _ => {
+                    out.too_late += 1;
+                    continue;
+                }
+            }
+            let reason = format!("no_longer_eligible:{decision_ref}");
+            sqlx::query(
+                "UPDATE payments_entitlements SET status = 'withdrawn', reason = $1, updated_ms = $2 \
+                 WHERE id = $3",
+            )
+            .bind(&reason)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
+                 VALUES ($1, $2, 'withdrawn', $3, $4, $5)",
+            )
+            .bind(seq)
+            .bind(id)
+            .bind(&reason)
+            .bind(&self.payer.member)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            seq += 1;
+            out.withdrawn += 1;
+        }
+        tx.commit().await?;
+        self.flush_ledger().await?;
+        Ok(out)
     }
 
     /// Writes every pending entitlement into pain.001 files in `out_dir`, at most `max_batch`

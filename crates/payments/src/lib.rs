@@ -21,7 +21,14 @@
 //!    ▲                    │                      │
 //!    └──── retry ◀── rejected(reason) ◀──────────┘
 //!                         └──▶ needs_account ──▶ notified ──(new account)──▶ pending
+//!
+//! pending | needs_account | notified ──(a later decision: no longer eligible)──▶ withdrawn
+//! withdrawn ──(eligible again in the same period)──▶ pending
 //! ```
+//!
+//! A withdrawal ([`Payments::withdraw`]) reaches only what has not gone to the bank; an
+//! entitlement already exported, accepted or paid stays as it is and is counted, since the
+//! money has left (recovering it is an administrative procedure, not a payment state).
 //!
 //! Each pass through a batch is an attempt with its own EndToEndId (`E<batch tag>-<entitlement>-<attempt>`);
 //! attempts are kept, so the history of an entitlement reads from the decision to the last
@@ -79,7 +86,7 @@ pub use amount::{AmountError, Fen, MAX_PAYMENT_FEN};
 pub use engine::{
     batches, entitlements_of, returned, status_counts, AttemptRecord, BatchFile, BatchSummary,
     EntitleReport, EventRecord, ImportReport, Notice, Payer, Payments, Received, StatusCount,
-    Trace, MAX_ATTEMPTS,
+    Trace, Withdrawal, MAX_ATTEMPTS,
 };
 pub use time::{iso_date, iso_date_time};
 
@@ -185,10 +192,12 @@ pub enum PaymentStatus {
     NeedsAccount,
     /// The citizen has been told.
     Notified,
+    /// A later decision found the citizen no longer eligible before the payment left.
+    Withdrawn,
 }
 
 impl PaymentStatus {
-    pub const ALL: [PaymentStatus; 7] = [
+    pub const ALL: [PaymentStatus; 8] = [
         PaymentStatus::Pending,
         PaymentStatus::Exported,
         PaymentStatus::Accepted,
@@ -196,6 +205,7 @@ impl PaymentStatus {
         PaymentStatus::Rejected,
         PaymentStatus::NeedsAccount,
         PaymentStatus::Notified,
+        PaymentStatus::Withdrawn,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -207,6 +217,7 @@ impl PaymentStatus {
             PaymentStatus::Rejected => "rejected",
             PaymentStatus::NeedsAccount => "needs_account",
             PaymentStatus::Notified => "notified",
+            PaymentStatus::Withdrawn => "withdrawn",
         }
     }
 

@@ -486,3 +486,90 @@ async fn a_batch_claimed_but_not_written_is_written_again_with_the_same_bytes() 
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawal_reaches_only_what_has_not_left_and_eligibility_again_reinstates() {
+    for_each_database(|db| async move {
+        let dir = tempfile::tempdir().expect("tmp");
+        let log = ledger(&dir.path().join("ledger"));
+        let p = payments(db.open().await.expect("store"), log.clone()).await;
+        let first: Vec<_> = (0..4).map(entitlement).collect();
+        p.entitle(&first, NOW).await.expect("entitle");
+        // Two leave for the bank; two more come after the export and stay pending.
+        p.export(&dir.path().join("out"), 100, NOW, &mut |_| {})
+            .await
+            .expect("export");
+        let later: Vec<_> = (4..6).map(entitlement).collect();
+        p.entitle(&later, NOW).await.expect("entitle later");
+        let before = ledger_size(&log).await;
+        let gone = |i: u64| (entitlement(i).subject_id, format!("decision-{}", 100 + i));
+        // Subject 1 was exported, 4 is pending, 9 has no entitlement.
+        let w = p
+            .withdraw(
+                "freshman-subsidy-2026",
+                "2026",
+                &[gone(1), gone(4), gone(9)],
+                NOW,
+            )
+            .await
+            .expect("withdraw");
+        assert_eq!((w.withdrawn, w.too_late, w.none), (1, 1, 1), "{w:?}");
+        let c = counts(&p).await;
+        assert_eq!(c.get(&PaymentStatus::Withdrawn), Some(&1), "{c:?}");
+        assert_eq!(c.get(&PaymentStatus::Pending), Some(&1), "{c:?}");
+        assert_eq!(
+            ledger_size(&log).await,
+            before + 1,
+            "one entry per withdrawal"
+        );
+        let t = p
+            .trace("freshman-subsidy-2026", "2026", &entitlement(4).subject_id)
+            .await
+            .expect("trace")
+            .expect("an entitlement");
+        assert_eq!(t.status, PaymentStatus::Withdrawn);
+        // Withdrawing again changes nothing; another period is another entitlement.
+        let again = p
+            .withdraw("freshman-subsidy-2026", "2026", &[gone(4)], NOW)
+            .await
+            .expect("again");
+        assert_eq!((again.withdrawn, again.none), (0, 1));
+        let other = p
+            .withdraw("freshman-subsidy-2026", "2027", &[gone(5)], NOW)
+            .await
+            .expect("other period");
+        assert_eq!((other.withdrawn, other.none), (0, 1));
+        // The next export leaves the withdrawn one out.
+        let files = p
+            .export(&dir.path().join("out2"), 100, NOW, &mut |_| {})
+            .await
+            .expect("export");
+        let sent: u64 = files.iter().map(|f| f.transfers).sum();
+        assert_eq!(sent, 1, "only subject 5 is paid");
+        // Eligible again in the same period, on a new decision: pending again, with it.
+        let mut back = entitlement(4);
+        back.decision_ref = "decision-200".into();
+        back.amount_fen = 123_400;
+        let r = p
+            .entitle(&[back.clone()], NOW)
+            .await
+            .expect("again eligible");
+        assert_eq!(
+            (r.created, r.reinstated, r.already_present),
+            (0, 1, 0),
+            "{r:?}"
+        );
+        let t = p
+            .trace("freshman-subsidy-2026", "2026", &back.subject_id)
+            .await
+            .expect("trace")
+            .expect("an entitlement");
+        assert_eq!(t.status, PaymentStatus::Pending);
+        assert_eq!(t.entitlement.amount_fen, 123_400);
+        assert_eq!(t.entitlement.decision_ref, "decision-200");
+        let r = p.entitle(&[back], NOW).await.expect("once more");
+        assert_eq!((r.created, r.reinstated, r.already_present), (0, 0, 1));
+        p.store().close().await;
+    })
+    .await;
+}

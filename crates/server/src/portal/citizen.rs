@@ -61,6 +61,7 @@ pub(super) fn status_words(status: PaymentStatus) -> (&'static str, &'static str
         PaymentStatus::Rejected => ("bad", "status-rejected"),
         PaymentStatus::NeedsAccount => ("warn", "status-needs_account"),
         PaymentStatus::Notified => ("warn", "status-notified"),
+        PaymentStatus::Withdrawn => ("", "status-withdrawn"),
     }
 }
 
