@@ -19,6 +19,9 @@ use crate::{EvaluationError, Plan};
 pub fn session() -> SessionContext {
     let mut config = SessionConfig::new().with_target_partitions(1);
     config.options_mut().optimizer.prefer_hash_join = false;
+    // Keep the subject order of the snapshots through unions (the population) rather than
+    // hashing: the merged subjects stream into the joins without a sort.
+    config.options_mut().optimizer.prefer_existing_sort = true;
     SessionContext::new_with_config(config)
 }
 

@@ -13,7 +13,7 @@ use errandless_policy::{Policy, Source};
 use errandless_standards::Standard;
 use errandless_store::Store;
 
-use crate::{compile_for, register_snapshots, run, run_recorded, session, Decided, Decision};
+use crate::{compile_for, compile_over, register_snapshots, run_recorded, session, Decision, Keep};
 use crate::{EvaluationError, Plan};
 
 /// Why a policy could not be evaluated over the data center.
@@ -116,15 +116,14 @@ pub async fn latest_snapshots(
 }
 
 /// Evaluates `policy` over the newest snapshot `consumer` holds of each dataset it reads, for
-/// everyone or only `subjects` (a delta run). `every` keeps every subject's decision; otherwise
-/// only the ones a run records (the eligible and the near misses).
+/// everyone or only `subjects` (a delta run), handing back the decisions `keep` asks for.
 pub async fn evaluate_latest(
     store: &Store,
     datacenter: &Path,
     consumer: &str,
     policy: &Policy,
     subjects: Option<&[String]>,
-    every: bool,
+    keep: Keep<'_>,
 ) -> Result<Evaluated, DatacenterError> {
     let plan = compile_for(policy, subjects);
     let (snapshots, files) = latest_snapshots(store, datacenter, consumer, policy, &plan).await?;
@@ -133,19 +132,12 @@ pub async fn evaluate_latest(
         policy: policy.id.clone(),
         source,
     };
+    let plan = compile_over(policy, subjects, &files).map_err(failed)?;
     let ctx = session();
     register_snapshots(&ctx, &plan, &files)
         .await
         .map_err(failed)?;
-    let decided = if every {
-        run(&ctx, &plan).await.map(|decisions| Decided {
-            evaluated: decisions.len() as u64,
-            decisions,
-        })
-    } else {
-        run_recorded(&ctx, &plan).await
-    }
-    .map_err(failed)?;
+    let decided = run_recorded(&ctx, &plan, keep).await.map_err(failed)?;
     Ok(Evaluated {
         snapshots,
         paths: files,

@@ -5,8 +5,10 @@
 //! Parquet snapshots have them (`subject`, the standard's field names, `row_hash`; dates as
 //! ISO text). The query:
 //!
-//! 1. takes one row per subject from each dataset (`DISTINCT ON (subject)`, the row whose read
-//!    fields sort first, so the choice is deterministic);
+//! 1. takes one row per subject from each dataset: row 1 of the subject where the snapshot
+//!    numbers its subjects' rows ([`SUBJECT_ROW`], as the exchange's sync writes them), a
+//!    filter that streams in subject order; otherwise (the examples' tables) `DISTINCT ON
+//!    (subject)`, the row whose read fields sort first, so the choice is deterministic;
 //! 2. forms the subject population as the union of the subjects of every input dataset, and
 //!    `LEFT JOIN`s each dataset to it on `subject`, so that a subject without a row in a
 //!    dataset reads its inputs as NULL;
@@ -25,7 +27,7 @@
 //! entitlements to payments belongs to the callers. DataFusion lives only in this crate, with
 //! its default features off (Parquet and SQL only).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
@@ -68,6 +70,8 @@ pub enum EvaluationError {
     SubjectRepeated(String, usize),
     #[error("cannot start the query runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("the snapshot {file} cannot be read: {reason}")]
+    Snapshot { file: String, reason: String },
 }
 
 /// One table the plan reads: a dataset of the standard, under a short name.
@@ -99,7 +103,13 @@ fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Compiles a checked policy into its query over the whole population.
+/// The column of the data center's snapshots that numbers each subject's rows from 1: a
+/// table that has it is read through its row 1 of each subject (see [`compile_over`]).
+pub const SUBJECT_ROW: &str = "subject_row";
+
+/// Compiles a checked policy into its query over the whole population, taking one row per
+/// subject from each dataset by `DISTINCT ON` (the example tables, or snapshots written
+/// before they numbered their rows).
 pub fn compile(policy: &Policy) -> Plan {
     compile_for(policy, None)
 }
@@ -109,23 +119,68 @@ pub fn compile(policy: &Policy) -> Plan {
 /// scan, where DataFusion prunes the snapshots' row groups (sorted by subject) by their
 /// statistics.
 pub fn compile_for(policy: &Policy, subjects: Option<&[String]>) -> Plan {
-    let only = subjects.map(|list| {
+    compile_where(
+        policy,
+        subjects_filter(subjects).as_deref(),
+        &BTreeSet::new(),
+    )
+}
+
+/// [`compile_for`] over these snapshot files (`dataset` to file): a dataset whose file numbers
+/// its subjects' rows ([`SUBJECT_ROW`]) is read through a filter on row 1, which DataFusion
+/// streams in subject order, instead of an aggregation per subject.
+pub fn compile_over<P: AsRef<Path>>(
+    policy: &Policy,
+    subjects: Option<&[String]>,
+    files: &BTreeMap<String, P>,
+) -> Result<Plan, EvaluationError> {
+    Ok(compile_where(
+        policy,
+        subjects_filter(subjects).as_deref(),
+        &numbered(files)?,
+    ))
+}
+
+/// The datasets among `files` whose snapshot has the [`SUBJECT_ROW`] column.
+pub fn numbered<P: AsRef<Path>>(
+    files: &BTreeMap<String, P>,
+) -> Result<BTreeSet<String>, EvaluationError> {
+    use datafusion::parquet::file::reader::{FileReader as _, SerializedFileReader};
+    let mut out = BTreeSet::new();
+    for (dataset, path) in files {
+        let path = path.as_ref();
+        let unreadable = |e: String| EvaluationError::Snapshot {
+            file: path.display().to_string(),
+            reason: e,
+        };
+        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+        let reader = SerializedFileReader::new(file).map_err(|e| unreadable(e.to_string()))?;
+        let schema = reader.metadata().file_metadata().schema_descr();
+        if schema.columns().iter().any(|c| c.name() == SUBJECT_ROW) {
+            out.insert(dataset.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// The condition on `subject` that limits a run to `subjects`.
+fn subjects_filter(subjects: Option<&[String]>) -> Option<String> {
+    subjects.map(|list| {
         let literals: Vec<String> = list
             .iter()
             .map(|s| format!("'{}'", s.replace('\'', "''")))
             .collect();
         if literals.is_empty() {
-            " WHERE false".to_owned()
+            "false".to_owned()
         } else {
-            format!(" WHERE subject IN ({})", literals.join(", "))
+            format!("subject IN ({})", literals.join(", "))
         }
-    });
-    compile_where(policy, only.as_deref().unwrap_or(""))
+    })
 }
 
-/// Compiles a checked policy into its query, with `only` (empty, or a `WHERE` clause on
-/// `subject`) on every dataset's scan.
-fn compile_where(policy: &Policy, only: &str) -> Plan {
+/// Compiles a checked policy into its query, with `only` (a condition on `subject`) on every
+/// dataset's scan; the datasets in `numbered` are read through their row 1 of each subject.
+fn compile_where(policy: &Policy, only: Option<&str>, numbered: &BTreeSet<String>) -> Plan {
     let mut by_dataset: BTreeMap<&str, BTreeMap<&str, ElementType>> = BTreeMap::new();
     for input in &policy.inputs {
         by_dataset
@@ -160,18 +215,35 @@ fn compile_where(policy: &Policy, only: &str) -> Plan {
             .iter()
             .map(|input| format!("{} AS {}", quoted(&input.field), quoted(&input.name)))
             .collect();
-        let order: Vec<String> = t.fields.iter().map(|(f, _)| quoted(f)).collect();
-        let _ = writeln!(
-            sql,
-            "s{i} AS (SELECT DISTINCT ON (subject) subject, {} FROM {}{only} ORDER BY subject, {}),",
-            projection.join(", "),
-            t.name,
-            order.join(", ")
-        );
+        if numbered.contains(&t.dataset) {
+            let _ = writeln!(
+                sql,
+                "s{i} AS (SELECT subject, {} FROM {}{}),",
+                projection.join(", "),
+                t.name,
+                scan_filter(true, only)
+            );
+        } else {
+            let order: Vec<String> = t.fields.iter().map(|(f, _)| quoted(f)).collect();
+            let _ = writeln!(
+                sql,
+                "s{i} AS (SELECT DISTINCT ON (subject) subject, {} FROM {}{} ORDER BY subject, {}),",
+                projection.join(", "),
+                t.name,
+                scan_filter(false, only),
+                order.join(", ")
+            );
+        }
     }
     let union: Vec<String> = tables
         .iter()
-        .map(|t| format!("SELECT subject FROM {}{only}", t.name))
+        .map(|t| {
+            format!(
+                "SELECT subject FROM {}{}",
+                t.name,
+                scan_filter(numbered.contains(&t.dataset), only)
+            )
+        })
         .collect();
     let _ = writeln!(sql, "population AS ({}),", union.join(" UNION "));
     let columns: Vec<String> = policy
@@ -255,6 +327,17 @@ fn compile_where(policy: &Policy, only: &str) -> Plan {
     }
 }
 
+/// The `WHERE` clause of a dataset's scan: row 1 of each subject where the rows are
+/// numbered, and `only`.
+fn scan_filter(numbered: bool, only: Option<&str>) -> String {
+    match (numbered, only) {
+        (false, None) => String::new(),
+        (false, Some(only)) => format!(" WHERE {only}"),
+        (true, None) => format!(" WHERE {SUBJECT_ROW} = 1"),
+        (true, Some(only)) => format!(" WHERE {SUBJECT_ROW} = 1 AND ({only})"),
+    }
+}
+
 /// The result column that says whether the eligibility combination holds with `condition` met.
 fn if_met_column(condition: &str) -> String {
     format!("if_met:{condition}")
@@ -309,23 +392,39 @@ pub struct Decided {
     pub decisions: Vec<Decision>,
 }
 
-/// Runs the plan on the tables registered in `ctx`: every subject's decision.
-pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, EvaluationError> {
-    Ok(decide(ctx, plan, true).await?.decisions)
+/// Which decisions a run hands back.
+#[derive(Clone, Copy, Debug)]
+pub enum Keep<'a> {
+    /// Every subject's (the values behind a decision are kept only for the recorded ones).
+    Every,
+    /// Only those an enactment records ([`Decision::is_recorded`]: the eligible and the near
+    /// misses); the rest are counted.
+    Recorded,
+    /// Those an enactment records, and those of these subjects: the ones whose last recorded
+    /// decision was eligible, so that a run sees them stop qualifying. Both with their values.
+    RecordedAnd(&'a HashSet<String>),
 }
 
-/// Runs the plan on the tables registered in `ctx`, keeping only the decisions an enactment
-/// records ([`Decision::is_recorded`]: the eligible and the near misses) and counting the
-/// rest. The result streams through batch by batch, so a run over a province holds only
-/// those decisions, not a row per person.
-pub async fn run_recorded(ctx: &SessionContext, plan: &Plan) -> Result<Decided, EvaluationError> {
-    decide(ctx, plan, false).await
+/// Runs the plan on the tables registered in `ctx`: every subject's decision.
+pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, EvaluationError> {
+    Ok(decide(ctx, plan, Keep::Every).await?.decisions)
+}
+
+/// Runs the plan on the tables registered in `ctx`, keeping only the decisions `keep` asks
+/// for and counting the rest. The result streams through batch by batch, so a run over a
+/// province holds only those decisions, not a row per person.
+pub async fn run_recorded(
+    ctx: &SessionContext,
+    plan: &Plan,
+    keep: Keep<'_>,
+) -> Result<Decided, EvaluationError> {
+    decide(ctx, plan, keep).await
 }
 
 async fn decide(
     ctx: &SessionContext,
     plan: &Plan,
-    every: bool,
+    keep: Keep<'_>,
 ) -> Result<Decided, EvaluationError> {
     use futures_util::StreamExt as _;
     let mut stream = ctx.sql(&plan.sql).await?.execute_stream().await?;
@@ -333,7 +432,7 @@ async fn decide(
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         out.evaluated += batch.num_rows() as u64;
-        decisions_of(&batch, plan, every, &mut out.decisions)?;
+        decisions_of(&batch, plan, keep, &mut out.decisions)?;
     }
     Ok(out)
 }
@@ -342,16 +441,16 @@ async fn decide(
 fn decisions(plan: &Plan, batches: Vec<RecordBatch>) -> Result<Vec<Decision>, EvaluationError> {
     let mut out = Vec::new();
     for batch in &batches {
-        decisions_of(batch, plan, true, &mut out)?;
+        decisions_of(batch, plan, Keep::Every, &mut out)?;
     }
     Ok(out)
 }
 
-/// The decisions of one result batch, all of them or only the recorded ones.
+/// The decisions of one result batch that `keep` asks for.
 fn decisions_of(
     batch: &RecordBatch,
     plan: &Plan,
-    every: bool,
+    keep: Keep<'_>,
     out: &mut Vec<Decision>,
 ) -> Result<(), EvaluationError> {
     {
@@ -434,10 +533,18 @@ fn decisions_of(
                 values: Vec::new(),
             };
             let recorded = decision.is_recorded();
-            if !(recorded || every) {
+            let (kept, with_values) = match keep {
+                Keep::Every => (true, recorded),
+                Keep::Recorded => (recorded, recorded),
+                Keep::RecordedAnd(also) => {
+                    let kept = recorded || also.contains(&decision.subject);
+                    (kept, kept)
+                }
+            };
+            if !kept {
                 continue;
             }
-            if recorded {
+            if with_values {
                 decision.values = inputs
                     .iter()
                     .zip(&formatters)

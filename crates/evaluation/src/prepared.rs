@@ -19,7 +19,9 @@ use datafusion::physical_plan::collect;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use errandless_policy::Policy;
 
-use crate::{compile_where, decisions, register_snapshots, Decision, EvaluationError, Plan};
+use crate::{
+    compile_where, decisions, numbered, register_snapshots, Decision, EvaluationError, Plan,
+};
 
 /// The placeholder the prepared query filters every dataset on.
 const SUBJECT_PARAMETER: &str = "$1";
@@ -50,7 +52,8 @@ impl Evaluator {
         policy: &Policy,
         snapshots: &BTreeMap<String, P>,
     ) -> Result<Self, EvaluationError> {
-        let plan = compile_where(policy, &format!(" WHERE subject = {SUBJECT_PARAMETER}"));
+        let only = format!("subject = {SUBJECT_PARAMETER}");
+        let plan = compile_where(policy, Some(&only), &numbered(snapshots)?);
         // One subject gives no work to share between threads.
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
         register_snapshots(&ctx, &plan, snapshots).await?;

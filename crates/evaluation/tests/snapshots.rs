@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 use errandless_evaluation::{
-    compile, compile_for, register_snapshots, run, simulate, Decision, EvaluationError, Evaluator,
-    Plan,
+    compile, compile_for, compile_over, numbered, register_snapshots, run, simulate, Decision,
+    EvaluationError, Evaluator, Plan, SUBJECT_ROW,
 };
 use errandless_policy::Policy;
 use errandless_standards::Standard;
@@ -336,4 +336,85 @@ fn a_policy_prepared_without_one_of_its_snapshots_names_it() {
         matches!(&err, EvaluationError::MissingSnapshot(d) if d == "finance.one_card"),
         "{err}"
     );
+}
+
+/// The snapshots of [`snapshots`] as the exchange's sync writes them now, each subject's rows
+/// numbered in file order: C's first certificate is grade 4, its second grade 2.
+fn numbered_snapshots(dir: &Path) -> BTreeMap<String, PathBuf> {
+    let cert = dir.join("cert-numbered.parquet");
+    let card = dir.join("card-numbered.parquet");
+    let ints = |v: Vec<i64>| Arc::new(Int64Array::from(v)) as ArrayRef;
+    write(
+        &cert,
+        vec![
+            ("subject", strings(&["A", "B", "C", "C"])),
+            ("grade", ints(vec![1, 3, 4, 2])),
+            ("row_hash", ints(vec![7, 8, 9, 10])),
+            (SUBJECT_ROW, ints(vec![1, 1, 1, 2])),
+        ],
+    );
+    write(
+        &card,
+        vec![
+            ("subject", strings(&["A", "D"])),
+            ("account", strings(&["6228", "6229"])),
+            ("row_hash", ints(vec![1, 2])),
+            (SUBJECT_ROW, ints(vec![1, 1])),
+        ],
+    );
+    BTreeMap::from([
+        ("disabled_persons.certificate".to_string(), cert),
+        ("finance.one_card".to_string(), card),
+    ])
+}
+
+#[test]
+fn numbered_snapshots_are_read_through_each_subjects_first_row() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let old = snapshots(dir.path());
+    let new = numbered_snapshots(dir.path());
+    assert!(numbered(&old).expect("readable").is_empty());
+    assert_eq!(numbered(&new).expect("readable").len(), 2);
+    // Files without the column are read as before.
+    assert_eq!(
+        compile_over(&policy, None, &old).expect("plan"),
+        compile(&policy)
+    );
+
+    let plan = compile_over(&policy, None, &new).expect("plan");
+    assert!(!plan.sql.contains("DISTINCT ON"), "{}", plan.sql);
+    let all = decide(&plan, &new);
+    let got: Vec<(&str, bool, i64)> = all
+        .iter()
+        .map(|d| (d.subject.as_str(), d.eligible, d.amount))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("A", true, 10000),
+            ("B", false, 0),
+            ("C", false, 0),
+            ("D", false, 0)
+        ],
+        "C is read through its first row, grade 4"
+    );
+    // The delta run and the prepared evaluator read the same rows.
+    for subject in ["A", "B", "C", "D"] {
+        let one = decide(
+            &compile_over(&policy, Some(&[subject.to_string()]), &new).expect("plan"),
+            &new,
+        );
+        let expected: Vec<&Decision> = all.iter().filter(|d| d.subject == subject).collect();
+        assert_eq!(one.iter().collect::<Vec<_>>(), expected, "{subject}");
+    }
+    let subjects = ["A", "B", "C", "D", "Z"];
+    for (subject, got) in subjects.iter().zip(decide_each(&policy, &new, &subjects)) {
+        assert_eq!(got.as_ref(), all.iter().find(|d| d.subject == *subject));
+    }
+    // A file that is not Parquet is named.
+    let bad = dir.path().join("bad.parquet");
+    std::fs::write(&bad, b"not parquet").expect("written");
+    let err = numbered(&BTreeMap::from([("x.y".to_string(), bad)])).expect_err("unreadable");
+    assert!(err.to_string().contains("bad.parquet"), "{err}");
 }

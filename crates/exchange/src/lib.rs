@@ -124,7 +124,7 @@ pub use read::{
 pub use recorder::{Placement, Recorder, RecorderError};
 pub use sync::{
     snapshots, touched_subjects, Change, Snapshot, SnapshotId, SyncError, SyncProgress, SyncReport,
-    DATACENTER_DIR, LEDGER_BATCH, SNAPSHOT_KIND,
+    DATACENTER_DIR, LEDGER_BATCH, SNAPSHOT_KIND, SUBJECT_ROW,
 };
 
 /// A time as the platform store keeps it: milliseconds since the Unix epoch, UTC.

@@ -6,7 +6,8 @@
 //!
 //! # The file
 //!
-//! Columns, in order: `subject`, then the granted fields in the grant's order, then `row_hash`.
+//! Columns, in order: `subject`, then the granted fields in the grant's order, then `row_hash`
+//! and `subject_row`.
 //! - `subject` is the ID number (or, for organisation datasets, the social credit code) as the
 //!   island keeps it. The data center sits inside the platform and the policy engine joins
 //!   datasets on it, so it holds the number itself; only the ledger uses keyed tags.
@@ -17,6 +18,11 @@
 //!   A value that does not fit its element's type (an island fault) is written as null.
 //! - `row_hash` is the first eight bytes of SHA-256 over the row's field names and values,
 //!   which the next sync compares to find what changed.
+//! - `subject_row` is the row's position among its subject's rows, from 1, in the order the
+//!   island handed them over. Most subjects have one row; where a dataset holds several (a
+//!   person registered twice, two admissions), the policy engine reads row 1, so that it
+//!   takes one row per subject by a filter instead of an aggregation, and every policy reads
+//!   the same row of the same snapshot.
 //!
 //! Rows are sorted by `subject` (byte order), written in record batches of 65,536 rows and row
 //! groups of 262,144, compressed with Snappy. The island is read as a stream ([`crate::Scan`])
@@ -1014,6 +1020,7 @@ fn snapshot_schema(dataset: &str, fields: &[(String, ElementType)]) -> SchemaRef
             .map(|(name, ty)| Field::new(name, arrow_type(*ty), true)),
     );
     columns.push(Field::new("row_hash", DataType::Int64, false));
+    columns.push(Field::new(SUBJECT_ROW, DataType::Int64, false));
     let metadata = HashMap::from([("errandless.dataset".to_owned(), dataset.to_owned())]);
     Arc::new(Schema::new_with_metadata(columns, metadata))
 }
@@ -1085,12 +1092,17 @@ impl Column {
     }
 }
 
+/// The column of a snapshot that numbers each subject's rows from 1 (see the module
+/// documentation).
+pub const SUBJECT_ROW: &str = "subject_row";
+
 /// The rows of the batch being built.
 struct Builders {
     schema: SchemaRef,
     subject: StringBuilder,
     columns: Vec<Column>,
     row_hash: Int64Builder,
+    subject_row: Int64Builder,
     len: usize,
 }
 
@@ -1101,16 +1113,19 @@ impl Builders {
             subject: StringBuilder::with_capacity(BATCH_ROWS, BATCH_ROWS * 18),
             columns: fields.iter().map(|(_, ty)| Column::new(*ty)).collect(),
             row_hash: Int64Builder::with_capacity(BATCH_ROWS),
+            subject_row: Int64Builder::with_capacity(BATCH_ROWS),
             len: 0,
         }
     }
 
-    fn push(&mut self, subject: &str, values: &[FieldValue], hash: i64) {
+    /// Adds a row: the `nth` (from 1) of `subject`'s rows.
+    fn push(&mut self, subject: &str, values: &[FieldValue], hash: i64, nth: usize) {
         self.subject.append_value(subject);
         for (c, v) in self.columns.iter_mut().zip(values) {
             c.push(v);
         }
         self.row_hash.append_value(hash);
+        self.subject_row.append_value(nth as i64);
         self.len += 1;
     }
 
@@ -1118,6 +1133,7 @@ impl Builders {
         let mut arrays: Vec<ArrayRef> = vec![Arc::new(self.subject.finish())];
         arrays.extend(self.columns.iter_mut().map(Column::finish));
         arrays.push(Arc::new(self.row_hash.finish()));
+        arrays.push(Arc::new(self.subject_row.finish()));
         self.len = 0;
         Ok(RecordBatch::try_new(Arc::clone(&self.schema), arrays)?)
     }
@@ -1604,7 +1620,7 @@ fn produce_into(
             current.push_str(subject);
         }
         hashes.push(hash);
-        builders.push(subject, values, hash);
+        builders.push(subject, values, hash, hashes.len());
         rows += 1;
         if builders.len >= BATCH_ROWS {
             out.write(&builders.finish()?)?;

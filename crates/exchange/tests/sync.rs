@@ -228,7 +228,32 @@ async fn a_snapshot_holds_exactly_the_granted_fields_and_is_named_by_its_hash() 
         assert_eq!(SnapshotId(digest), report.snapshot, "named by its SHA-256");
 
         let (names, rows) = read_parquet(&path);
-        assert_eq!(names, ["subject", "name", "sex", "birth_date", "row_hash"]);
+        assert_eq!(
+            names,
+            [
+                "subject",
+                "name",
+                "sex",
+                "birth_date",
+                "row_hash",
+                "subject_row"
+            ]
+        );
+        // Each subject's rows are numbered from 1, in file order.
+        let mut expected = Vec::new();
+        for (i, r) in rows.iter().enumerate() {
+            let nth = if i > 0 && rows[i - 1][0] == r[0] {
+                expected.last().copied().unwrap_or(0) + 1
+            } else {
+                1
+            };
+            expected.push(nth);
+        }
+        let numbered: Vec<i64> = rows
+            .iter()
+            .map(|r| r[5].parse().expect("a number"))
+            .collect();
+        assert_eq!(numbered, expected);
         let island = island_rows(&f);
         let without_hash: Vec<Vec<String>> = rows.iter().map(|r| r[..4].to_vec()).collect();
         assert_eq!(
@@ -397,7 +422,10 @@ async fn a_dataset_keyed_by_a_local_identifier_is_synced_by_id_number() {
         .expect("granted");
         let report = f.sync("education.admission").await.expect("synced");
         let (names, rows) = read_parquet(&f.datacenter().join(report.snapshot.file_name()));
-        assert_eq!(names, ["subject", "year", "level", "row_hash"]);
+        assert_eq!(
+            names,
+            ["subject", "year", "level", "row_hash", "subject_row"]
+        );
         assert!(!rows.is_empty());
         assert!(rows
             .iter()

@@ -224,7 +224,7 @@ struct RawExample {
 }
 
 /// Names the evaluation gives its own columns, which inputs and conditions may not take.
-pub const RESERVED_NAMES: &[&str] = &["subject", "eligible", "amount", "row_hash"];
+pub const RESERVED_NAMES: &[&str] = &["subject", "eligible", "amount", "row_hash", "subject_row"];
 
 fn is_name(s: &str) -> bool {
     if RESERVED_NAMES.contains(&s) {
