@@ -1,7 +1,8 @@
 //! The benefit steps of `errandless demo`: the policy pack enacted, its payments exported as
 //! pain.001, answered by the demo bank with pain.002 and reconciled; and the live case,
 //! `errandless demo admit`, where an admission written into the education island is paid
-//! through the next sync's delta run.
+//! through the next sync's delta run, and its reverse, `errandless demo death`, where a death
+//! registered by civil affairs withdraws what the next sync's delta run finds unpaid.
 
 use std::path::Path;
 use std::time::Instant;
@@ -228,5 +229,50 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
                 .join(", ")
         ),
     }
+    Ok(())
+}
+
+/// `errandless demo death`: the reverse of the live case. Registers a death in the civil
+/// affairs island, syncs, and shows what the delta run did with the person's entitlements:
+/// withdrawn if they had not gone to the bank, left as they were otherwise.
+pub(crate) async fn death(settings: &Settings, subject: Option<&str>) -> anyhow::Result<()> {
+    let subject = subject
+        .map(|s| CitizenId::parse(s).with_context(|| format!("'{s}' is not a citizen ID number")))
+        .transpose()?;
+    if !settings.data.join("ledger").is_dir() {
+        bail!(
+            "{} holds no demo province: run `errandless demo` first",
+            settings.data.display()
+        );
+    }
+    let started = Instant::now();
+    let dead = errandless_synth::register_death(&settings.data, subject.as_ref(), Date::today())
+        .context("while writing the death into the civil affairs island")?;
+    println!(
+        "death registered: {} ({}) on {}, record {}",
+        dead.name, dead.id_number, dead.died_on, dead.record_no
+    );
+    let runs = crate::sync_cmd::sync_all(settings, DATA_CENTER_MEMBER, None, true).await?;
+    let decider = crate::enact::open(settings, DATA_CENTER_MEMBER).await?;
+    for (policy, period, done) in &runs {
+        let state = decider
+            .payments
+            .trace(policy, period, &dead.id_number)
+            .await
+            .context("while tracing the payment")?
+            .map(|t| t.status.as_str().to_owned())
+            .unwrap_or_else(|| "no entitlement".to_owned());
+        println!(
+            "delta run {policy} {period}: {} subject(s), {} entitlement(s) withdrawn, {} already with the bank; theirs: {state}",
+            done.report.evaluated, done.withdrawn.withdrawn, done.withdrawn.too_late
+        );
+    }
+    decider.store.close().await;
+    println!(
+        "{:.2} s after the death was written; see `errandless --data {} policy explain elderly-allowance-2026 --subject {}`",
+        started.elapsed().as_secs_f64(),
+        settings.data.display(),
+        dead.id_number
+    );
     Ok(())
 }

@@ -237,7 +237,7 @@ async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
             DATA_CENTER_MEMBER,
             &policy,
             None,
-            false,
+            errandless_evaluation::Keep::Recorded,
         )
         .await?;
         let s = errandless_evaluation::simulate(&policy, evaluated.evaluated, &evaluated.decisions);

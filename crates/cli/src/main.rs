@@ -138,6 +138,15 @@ enum DemoCommand {
         #[arg(long)]
         subject: Option<String>,
     },
+    /// The reverse case, on the province a `demo` made: register a death in the civil affairs
+    /// island and sync; the delta run records that the person no longer qualifies and
+    /// withdraws their entitlements that have not gone to the bank.
+    Death {
+        /// The citizen ID number (default: the oldest resident aged 80 or over with a one-card
+        /// account whose death is not registered).
+        #[arg(long)]
+        subject: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -293,9 +302,16 @@ fn synth(settings: &Settings, args: SynthArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn demo(settings: &Settings, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    if let Some(DemoCommand::Admit { subject }) = &args.command {
-        runtime()?.block_on(demo_benefits::admit(settings, subject.as_deref()))?;
-        return Ok(ExitCode::SUCCESS);
+    match &args.command {
+        Some(DemoCommand::Admit { subject }) => {
+            runtime()?.block_on(demo_benefits::admit(settings, subject.as_deref()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(DemoCommand::Death { subject }) => {
+            runtime()?.block_on(demo_benefits::death(settings, subject.as_deref()))?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        None => {}
     }
     let config = synth_config(settings, args.people, args.seed, None);
     println!(

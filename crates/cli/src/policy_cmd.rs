@@ -10,8 +10,8 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
-    compile, compile_for, evaluate_latest, latest_snapshots, register_snapshots, run as evaluate,
-    session, simulate, write_conditions, Decision, Evaluator, SessionContext, Simulation,
+    compile, compile_over, evaluate_latest, latest_snapshots, register_snapshots, run as evaluate,
+    session, simulate, write_conditions, Decision, Evaluator, Keep, SessionContext, Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
@@ -232,7 +232,8 @@ async fn bench_policies(
         return Ok(ExitCode::SUCCESS);
     }
     for policy in policies {
-        let evaluated = evaluate_latest(&store, &datacenter, consumer, policy, None, true).await?;
+        let evaluated =
+            evaluate_latest(&store, &datacenter, consumer, policy, None, Keep::Every).await?;
         let rows: u64 = evaluated.snapshots.iter().map(|s| s.rows).sum();
         println!(
             "{}: batch run over {} subjects ({} snapshot rows) in {:.3} s",
@@ -281,11 +282,15 @@ async fn bench_policies(
 
         // The same subjects with the query compiled, parsed and planned on each call.
         let ctx = SessionContext::new();
-        let plan = compile(policy);
+        let plan = compile_over(policy, None, &evaluated.paths)?;
         register_snapshots(&ctx, &plan, &evaluated.paths).await?;
         let mut times = Vec::with_capacity(picked.len());
         for expected in &picked {
-            let plan = compile_for(policy, Some(std::slice::from_ref(&expected.subject)));
+            let plan = compile_over(
+                policy,
+                Some(std::slice::from_ref(&expected.subject)),
+                &evaluated.paths,
+            )?;
             let started = Instant::now();
             let decided = evaluate(&ctx, &plan).await?;
             times.push(started.elapsed());
@@ -322,7 +327,7 @@ async fn enact_policies(
 /// The heading of the enactment table.
 pub(crate) fn print_enacted_heading() {
     println!(
-        "{:<34} {:>21} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>8}",
+        "{:<34} {:>21} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8}",
         "policy",
         "period",
         "evaluated",
@@ -331,6 +336,7 @@ pub(crate) fn print_enacted_heading() {
         "no account",
         "near miss",
         "entitled",
+        "withdrawn",
         "seconds"
     );
 }
@@ -339,7 +345,7 @@ pub(crate) fn print_enacted_heading() {
 pub(crate) fn print_enacted(policy: &str, period: &str, done: &crate::enact::Enacted) {
     let r = &done.report;
     println!(
-        "{:<34} {:>21} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>8.2}",
+        "{:<34} {:>21} {:>10} {:>9} {:>9} {:>10} {:>9} {:>9} {:>9} {:>8.2}",
         policy,
         period,
         r.evaluated,
@@ -348,6 +354,7 @@ pub(crate) fn print_enacted(policy: &str, period: &str, done: &crate::enact::Ena
         r.without_account,
         r.near_misses,
         done.entitled.created,
+        done.withdrawn.withdrawn,
         done.total.as_secs_f64()
     );
 }
@@ -494,10 +501,11 @@ async fn bench_written_run(
     policy: &Policy,
     dir: &Path,
 ) -> anyhow::Result<f64> {
-    let plan = compile(policy);
-    let (_, files) = latest_snapshots(store, datacenter, consumer, policy, &plan).await?;
+    let (_, files) =
+        latest_snapshots(store, datacenter, consumer, policy, &compile(policy)).await?;
     let out = dir.join(format!("{}.parquet", policy.id));
     let started = Instant::now();
+    let plan = compile_over(policy, None, &files)?;
     let ctx = session();
     register_snapshots(&ctx, &plan, &files)
         .await
@@ -589,7 +597,11 @@ async fn simulate_policies(
             consumer,
             policy,
             None,
-            decisions_out.is_some(),
+            if decisions_out.is_some() {
+                Keep::Every
+            } else {
+                Keep::Recorded
+            },
         )
         .await?;
         for snapshot in &evaluated.snapshots {

@@ -222,6 +222,51 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     );
     assert!(!notices.contains(&waiting), "{notices}");
 
+    // The reverse case: their death is registered before the payment leaves. The delta run
+    // records that they no longer qualify and withdraws the pending entitlement.
+    assert_eq!(status_count(d, "withdrawn"), 0);
+    let pending_before = status_count(d, "pending");
+    let died = ok(
+        d,
+        &["--data", "data", "demo", "death", "--subject", &waiting],
+    );
+    assert!(died.contains("death registered:"), "{died}");
+    assert!(
+        died.contains("elderly-allowance-2026") && died.contains("1 entitlement(s) withdrawn"),
+        "{died}"
+    );
+    assert!(died.contains("theirs: withdrawn"), "{died}");
+    assert_eq!(status_count(d, "withdrawn"), 1, "{died}");
+    assert_eq!(status_count(d, "pending"), pending_before - 1, "{died}");
+    let decision = ok(
+        d,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "explain",
+            "elderly-allowance-2026",
+            "--subject",
+            &waiting,
+            "--lang",
+            "en",
+        ],
+    );
+    assert!(decision.contains("[applies] deceased"), "{decision}");
+    let twice = errandless(
+        d,
+        &["--data", "data", "demo", "death", "--subject", &waiting],
+    );
+    assert!(!twice.status.success());
+    assert!(
+        text(&twice).contains("registered already"),
+        "{}",
+        text(&twice)
+    );
+    // Syncing again changes nothing more.
+    ok(d, &["--data", "data", "sync"]);
+    assert_eq!(status_count(d, "withdrawn"), 1);
+
     // A second admission of the same student is refused and changes nothing.
     let twice = errandless(
         d,

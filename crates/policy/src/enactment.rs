@@ -27,7 +27,7 @@
 //! a reference to each, and the payments crate's entitlements are unique per policy, period
 //! and subject, so a repeated or interrupted run pays no one twice.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use errandless_ledger::outbox::{self, Outbox, OutboxError, Planned};
@@ -137,6 +137,10 @@ pub struct EnactReport {
     /// Per payable eligible decision: its position in the run's decisions and its reference
     /// (`decision-<seq>`), for the entitlement.
     pub payable: Vec<(usize, String)>,
+    /// Per subject whose latest decision for the period was eligible and who is now not: the
+    /// position of the new decision in the run's decisions and its reference, for withdrawing
+    /// what has not been paid.
+    pub no_longer_eligible: Vec<(usize, String)>,
 }
 
 /// A recorded decision, as the store keeps it.
@@ -237,19 +241,19 @@ impl Enactments {
             evaluated: e.evaluated.max(decisions.len() as u64),
             ..EnactReport::default()
         };
-        // What each recorded subject's decision is now.
+        // What each subject's decision is now: the recorded ones, and any other the caller
+        // handed over, which is recorded only if the subject's latest decision was eligible.
         let mut now: Vec<(usize, String, String, String)> = Vec::new();
         for (i, d) in decisions.iter().enumerate() {
-            if !d.is_recorded() {
-                continue;
-            }
-            if d.eligible {
-                report.eligible += 1;
-                if !d.payable && e.policy.payment.is_some() {
-                    report.without_account += 1;
+            if d.is_recorded() {
+                if d.eligible {
+                    report.eligible += 1;
+                    if !d.payable && e.policy.payment.is_some() {
+                        report.without_account += 1;
+                    }
+                } else {
+                    report.near_misses += 1;
                 }
-            } else {
-                report.near_misses += 1;
             }
             let held = held_text(d);
             let vals = serde_json::to_string(&d.values).unwrap_or_else(|_| "[]".into());
@@ -276,14 +280,14 @@ impl Enactments {
         report.enactment = enactment;
 
         // The latest decision of each subject this run touches, for this policy period.
-        let mut latest: HashMap<String, (i64, String)> = HashMap::new();
+        let mut latest: HashMap<String, (i64, String, bool)> = HashMap::new();
         let rows = if now.len() <= 500 {
             let mut rows = Vec::new();
             for chunk in now.chunks(100) {
                 let placeholders: Vec<String> =
                     (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
                 let sql = format!(
-                    "SELECT subject_id, seq, digest FROM policy_decisions \
+                    "SELECT subject_id, seq, digest, eligible FROM policy_decisions \
                      WHERE policy_id = $1 AND period = $2 AND subject_id IN ({}) ORDER BY seq",
                     placeholders.join(", ")
                 );
@@ -296,7 +300,7 @@ impl Enactments {
             rows
         } else {
             sqlx::query(
-                "SELECT subject_id, seq, digest FROM policy_decisions \
+                "SELECT subject_id, seq, digest, eligible FROM policy_decisions \
                  WHERE policy_id = $1 AND period = $2 ORDER BY seq",
             )
             .bind(&e.policy.id)
@@ -307,7 +311,11 @@ impl Enactments {
         for row in rows {
             latest.insert(
                 row.try_get("subject_id")?,
-                (row.try_get("seq")?, row.try_get("digest")?),
+                (
+                    row.try_get("seq")?,
+                    row.try_get("digest")?,
+                    row.try_get::<i64, _>("eligible")? != 0,
+                ),
             );
         }
 
@@ -318,8 +326,12 @@ impl Enactments {
         let mut fresh: Vec<(usize, &str, &str, &str, i64)> = Vec::new();
         for (i, held, vals, digest) in &now {
             let d = &decisions[*i];
+            let was_eligible = matches!(latest.get(&d.subject), Some((_, _, true)));
+            if !d.is_recorded() && !was_eligible {
+                continue;
+            }
             let decided = match latest.get(&d.subject) {
-                Some((old, old_digest)) if old_digest == digest => {
+                Some((old, old_digest, _)) if old_digest == digest => {
                     report.unchanged += 1;
                     *old
                 }
@@ -331,6 +343,11 @@ impl Enactments {
             };
             if d.eligible && d.payable && e.policy.payment.is_some() {
                 report.payable.push((*i, format!("decision-{decided}")));
+            }
+            if was_eligible && !d.eligible {
+                report
+                    .no_longer_eligible
+                    .push((*i, format!("decision-{decided}")));
             }
         }
         report.recorded = fresh.len() as u64;
@@ -388,6 +405,35 @@ impl Enactments {
         tx.commit().await?;
         self.flush_ledger().await?;
         Ok(report)
+    }
+
+    /// The subjects whose latest decision for `policy_id` in `period` is eligible: a run
+    /// hands back their decisions whatever they are now, so that it sees who stopped
+    /// qualifying.
+    pub async fn eligible_subjects(
+        &self,
+        policy_id: &str,
+        period: &str,
+    ) -> Result<HashSet<String>, EnactError> {
+        let rows = sqlx::query(
+            "SELECT subject_id, eligible FROM policy_decisions \
+             WHERE policy_id = $1 AND period = $2 ORDER BY seq",
+        )
+        .bind(policy_id)
+        .bind(period)
+        .fetch_all(self.store.pool())
+        .await?;
+        let mut latest: HashMap<String, bool> = HashMap::new();
+        for row in rows {
+            latest.insert(
+                row.try_get("subject_id")?,
+                row.try_get::<i64, _>("eligible")? != 0,
+            );
+        }
+        Ok(latest
+            .into_iter()
+            .filter_map(|(subject, eligible)| eligible.then_some(subject))
+            .collect())
     }
 
     /// The latest enactment of each policy, with its stored file: what a sync's delta run

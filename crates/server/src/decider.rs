@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use errandless_evaluation::{
     compile, evaluate_latest, latest_snapshots, sources_of, DatacenterError, Decision, Evaluated,
-    EvaluationError, Evaluator,
+    EvaluationError, Evaluator, Keep,
 };
 use errandless_ledger::{Sequencer, SubjectKey};
-use errandless_payments::{EntitleReport, Entitlement, Payer, Payments, PaymentsError};
+use errandless_payments::{EntitleReport, Entitlement, Payer, Payments, PaymentsError, Withdrawal};
 use errandless_policy::{EnactError, EnactReport, Enactment, Enactments, Policy, Run};
 use errandless_store::Store;
 
@@ -80,6 +80,8 @@ pub struct Enacted {
     pub payable_subjects: Vec<String>,
     /// Entitlements not made because the bank would refuse the payee's details.
     pub invalid_payees: u64,
+    /// Entitlements withdrawn because their subject no longer qualifies for the period.
+    pub withdrawn: Withdrawal,
     pub total: Duration,
 }
 
@@ -147,14 +149,13 @@ impl Decider {
         self
     }
 
-    /// Evaluates `policy` over everyone, or over `subjects` only, with no side effects.
-    /// `every` keeps every subject's decision (a decisions file needs them); otherwise only the
-    /// ones a run records: the eligible and the near misses.
+    /// Evaluates `policy` over everyone, or over `subjects` only, with no side effects,
+    /// handing back the decisions `keep` asks for.
     pub async fn evaluate(
         &self,
         policy: &Policy,
         subjects: Option<&[String]>,
-        every: bool,
+        keep: Keep<'_>,
     ) -> Result<Evaluated, DecideError> {
         Ok(evaluate_latest(
             &self.store,
@@ -162,7 +163,7 @@ impl Decider {
             &self.consumer,
             policy,
             subjects,
-            every,
+            keep,
         )
         .await?)
     }
@@ -207,6 +208,39 @@ impl Decider {
         evaluator.decide(subject).await.map_err(failed)
     }
 
+    /// What each policy in force (or only `policy_id`) decides about `subject` today, over
+    /// the newest snapshots, recording nothing: per policy its id and the decision (`None`
+    /// when no dataset it reads has a row of theirs), or why there is none (a snapshot is
+    /// missing, say).
+    pub async fn today(
+        &self,
+        subject: &str,
+        policy_id: Option<&str>,
+    ) -> Result<Vec<(String, Result<Option<Decision>, DecideError>)>, DecideError> {
+        let in_force = self
+            .enactments
+            .in_force()
+            .await
+            .map_err(|source| DecideError::Record {
+                policy: policy_id.unwrap_or("*").to_owned(),
+                source,
+            })?;
+        let standard = errandless_standards::Standard::builtin();
+        let mut out = Vec::new();
+        for f in in_force {
+            if policy_id.is_some_and(|p| p != f.policy_id) {
+                continue;
+            }
+            // A stored version that no longer checks against the standard decides nothing.
+            let Ok(policy) = Policy::parse(&f.policy_id, &f.source, standard) else {
+                continue;
+            };
+            let decided = self.decide_now(&policy, &f.source, subject).await;
+            out.push((f.policy_id, decided));
+        }
+        Ok(out)
+    }
+
     /// Evaluates `policy` (read from `source`) for `period` over everyone, or over `subjects`
     /// only (a delta run), records its decisions and entitles the payable ones.
     pub async fn enact(
@@ -231,8 +265,20 @@ impl Decider {
     ) -> Result<Enacted, DecideError> {
         let started = Instant::now();
         let payee = payee_inputs(policy)?;
+        // Those eligible so far are decided whatever they are now: someone who stopped
+        // qualifying gets a decision that says so, and loses what has not been paid.
+        let was_eligible = self
+            .enactments
+            .eligible_subjects(&policy.id, period)
+            .await
+            .map_err(|source| DecideError::Record {
+                policy: policy.id.clone(),
+                source,
+            })?;
         progress(Stage::Evaluating);
-        let evaluated = self.evaluate(policy, subjects, false).await?;
+        let evaluated = self
+            .evaluate(policy, subjects, Keep::RecordedAnd(&was_eligible))
+            .await?;
         progress(Stage::Recording {
             decisions: evaluated.decisions.len() as u64,
         });
@@ -295,6 +341,22 @@ impl Decider {
                     policy: policy.id.clone(),
                     source,
                 })?;
+        let no_longer: Vec<(String, String)> = report
+            .no_longer_eligible
+            .iter()
+            .map(|(i, reference)| (evaluated.decisions[*i].subject.clone(), reference.clone()))
+            .collect();
+        let withdrawn = if policy.payment.is_some() {
+            self.payments
+                .withdraw(&policy.id, period, &no_longer, now)
+                .await
+                .map_err(|source| DecideError::Entitle {
+                    policy: policy.id.clone(),
+                    source,
+                })?
+        } else {
+            Withdrawal::default()
+        };
         let payable_subjects = report
             .payable
             .iter()
@@ -305,6 +367,7 @@ impl Decider {
             entitled,
             payable_subjects,
             invalid_payees: invalid.len() as u64,
+            withdrawn,
             total: started.elapsed(),
         })
     }

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::names::{MAJORS, SCHOOLS};
 
-/// Why an admission could not be written.
+/// Why an admission (or a death, [`crate::register_death`]) could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum AdmissionError {
     #[error("the island {path} cannot be used: {source}")]
@@ -25,6 +25,13 @@ pub enum AdmissionError {
          in this province; name one with --subject"
     )]
     NoCandidate,
+    #[error(
+        "no registered resident aged 80 or over with a one-card account is alive in this \
+         province; name one with --subject"
+    )]
+    NoElderCandidate,
+    #[error("the death of {0} is registered already, on {1}")]
+    AlreadyDead(String, String),
 }
 
 /// The admission written.

@@ -28,6 +28,7 @@
 //! ```
 
 mod admission;
+mod death;
 mod islands;
 pub mod names;
 pub mod people;
@@ -36,6 +37,7 @@ pub mod plan;
 pub mod testing;
 
 pub use admission::{admit, AdmissionError, Admitted};
+pub use death::{register_death, Registered};
 
 use std::fs;
 use std::io::{BufWriter, Write};

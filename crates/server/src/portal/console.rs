@@ -975,21 +975,12 @@ pub(super) async fn policies_page(
         // What each policy in force decides today, over the newest snapshots: nothing is
         // recorded, so an officer sees whether a change in the data changes the outcome.
         if let Some(decider) = &portal.decider {
-            let in_force = match decider.enactments.in_force().await {
-                Ok(f) => f,
+            let today = match decider.today(citizen.as_str(), None).await {
+                Ok(t) => t,
                 Err(e) => return super::internal(portal, visitor, &e),
             };
-            let standard = errandless_standards::Standard::builtin();
-            for f in in_force {
-                let Ok(policy) =
-                    errandless_policy::Policy::parse(&f.policy_id, &f.source, standard)
-                else {
-                    continue;
-                };
-                let outcome = match decider
-                    .decide_now(&policy, &f.source, citizen.as_str())
-                    .await
-                {
+            for (policy_id, decided) in today {
+                let outcome = match decided {
                     Ok(Some(d)) => (
                         errandless_policy::enactment::outcome(
                             d.eligible,
@@ -1001,17 +992,12 @@ pub(super) async fn policies_page(
                     ),
                     Ok(None) => ("not_eligible".to_owned(), String::new()),
                     Err(e) => {
-                        tracing::warn!(policy = %f.policy_id, error = %e, "no decision today");
+                        tracing::warn!(policy = %policy_id, error = %e, "no decision today");
                         (tr.t("console-now-unavailable"), String::new())
                     }
                 };
                 lookup.rows.push(Row {
-                    cells: vec![
-                        f.policy_id.clone(),
-                        tr.t("console-now"),
-                        outcome.0,
-                        outcome.1,
-                    ],
+                    cells: vec![policy_id, tr.t("console-now"), outcome.0, outcome.1],
                     ..Row::default()
                 });
             }
@@ -1207,6 +1193,7 @@ pub(super) fn run_page(
                 e.entitled.already_present.to_string(),
             );
             fact("console-enact-invalid", e.invalid_payees.to_string());
+            fact("console-enact-withdrawn", e.withdrawn.withdrawn.to_string());
         }
         Progress::Failed(e) => notice = Some(tr.t1("console-refused", "reason", e)),
         Progress::Checking | Progress::Running(_) => {}

@@ -22,7 +22,7 @@ use crate::decider::{Decider, Enacted, Stage};
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
-use errandless_evaluation::Simulation;
+use errandless_evaluation::{Keep, Simulation};
 use errandless_identity::{decide, now_millis, Action, Assignment};
 use errandless_policy::{Policy, Title};
 use serde::Deserialize;
@@ -412,7 +412,7 @@ async fn carry_out(
             // Only the decisions a run would record (the eligible and the near misses), as
             // `errandless policy simulate` keeps them: the figures need no more, and a
             // province of millions stays out of memory.
-            match decider.evaluate(&policy, None, false).await {
+            match decider.evaluate(&policy, None, Keep::Recorded).await {
                 Ok(evaluated) => Progress::Simulated(Box::new(errandless_evaluation::simulate(
                     &policy,
                     evaluated.evaluated,
