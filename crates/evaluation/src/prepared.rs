@@ -55,7 +55,12 @@ impl Evaluator {
         let only = format!("subject = {SUBJECT_PARAMETER}");
         let plan = compile_where(policy, Some(&only), &numbered(snapshots)?);
         // One subject gives no work to share between threads.
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_target_partitions(1));
+        let mut config = SessionConfig::new().with_target_partitions(1);
+        // Decode the subject column first and the others only for the rows that match: a
+        // subject is a few rows of a page.
+        config.options_mut().execution.parquet.pushdown_filters = true;
+        config.options_mut().execution.parquet.reorder_filters = true;
+        let ctx = SessionContext::new_with_config(config);
         register_snapshots(&ctx, &plan, snapshots).await?;
         let state = ctx.state();
         let parsed = state.create_logical_plan(&plan.sql).await?;
