@@ -144,10 +144,12 @@ pub(crate) async fn pay_round(payments: &Payments, out: &Path) -> anyhow::Result
     Ok(paid)
 }
 
-/// `errandless demo admit`: the live case. Writes an admission into the education island,
-/// syncs, lets the delta run decide and entitle, pays through the demo bank, and prints the
-/// seconds from admission to payment.
-pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow::Result<()> {
+/// The subject named on the command line of a live case, checked, on a data directory that
+/// holds a demo province.
+fn live_case_subject(
+    settings: &Settings,
+    subject: Option<&str>,
+) -> anyhow::Result<Option<CitizenId>> {
     let subject = subject
         .map(|s| CitizenId::parse(s).with_context(|| format!("'{s}' is not a citizen ID number")))
         .transpose()?;
@@ -157,6 +159,14 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
             settings.data.display()
         );
     }
+    Ok(subject)
+}
+
+/// `errandless demo admit`: the live case. Writes an admission into the education island,
+/// syncs, lets the delta run decide and entitle, pays through the demo bank, and prints the
+/// seconds from admission to payment.
+pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow::Result<()> {
+    let subject = live_case_subject(settings, subject)?;
     let started = Instant::now();
     let admitted = errandless_synth::admit(&settings.data, subject.as_ref(), Date::today())
         .context("while writing the admission into the education island")?;
@@ -236,15 +246,7 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
 /// affairs island, syncs, and shows what the delta run did with the person's entitlements:
 /// withdrawn if they had not gone to the bank, left as they were otherwise.
 pub(crate) async fn death(settings: &Settings, subject: Option<&str>) -> anyhow::Result<()> {
-    let subject = subject
-        .map(|s| CitizenId::parse(s).with_context(|| format!("'{s}' is not a citizen ID number")))
-        .transpose()?;
-    if !settings.data.join("ledger").is_dir() {
-        bail!(
-            "{} holds no demo province: run `errandless demo` first",
-            settings.data.display()
-        );
-    }
+    let subject = live_case_subject(settings, subject)?;
     let started = Instant::now();
     let dead = errandless_synth::register_death(&settings.data, subject.as_ref(), Date::today())
         .context("while writing the death into the civil affairs island")?;

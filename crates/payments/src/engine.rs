@@ -256,6 +256,32 @@ async fn next_seq(tx: &mut Transaction<'static, Any>) -> Result<i64, PaymentsErr
     Ok(row.try_get::<i64, _>("m")? + 1)
 }
 
+/// Records one state change of entitlement `id` as event `seq`, in the transaction that
+/// makes it.
+async fn insert_event(
+    tx: &mut Transaction<'static, Any>,
+    seq: i64,
+    id: i64,
+    status: PaymentStatus,
+    reason: Option<&str>,
+    actor: &str,
+    now: i64,
+) -> Result<(), PaymentsError> {
+    sqlx::query(
+        "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(seq)
+    .bind(id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(actor)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Makes the withdrawn entitlements among `items` pending again, with the new decision, payee
 /// and amount, numbering their events from `seq`. Returns how many.
 async fn reinstate(
@@ -318,15 +344,15 @@ async fn reinstate(
         .bind(id)
         .execute(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
-             VALUES ($1, $2, 'pending', 'eligible_again', $3, $4)",
+        insert_event(
+            tx,
+            seq,
+            id,
+            PaymentStatus::Pending,
+            Some("eligible_again"),
+            actor,
+            now,
         )
-        .bind(seq)
-        .bind(id)
-        .bind(actor)
-        .bind(now)
-        .execute(&mut **tx)
         .await?;
         seq += 1;
         n += 1;
@@ -532,16 +558,16 @@ impl Payments {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
-                 VALUES ($1, $2, 'withdrawn', $3, $4, $5)",
+            let withdrawn = PaymentStatus::Withdrawn;
+            insert_event(
+                &mut tx,
+                seq,
+                id,
+                withdrawn,
+                Some(&reason),
+                &self.payer.member,
+                now,
             )
-            .bind(seq)
-            .bind(id)
-            .bind(&reason)
-            .bind(&self.payer.member)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
             seq += 1;
             out.withdrawn += 1;
@@ -1036,15 +1062,16 @@ impl Payments {
             });
         }
         let seq = next_seq(&mut tx).await?;
-        sqlx::query(
-            "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
-             VALUES ($1, $2, 'pending', 'account_rebound', $3, $4)",
+        let rebound = Some("account_rebound");
+        insert_event(
+            &mut tx,
+            seq,
+            id,
+            PaymentStatus::Pending,
+            rebound,
+            &self.payer.member,
+            now,
         )
-        .bind(seq)
-        .bind(id)
-        .bind(&self.payer.member)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         self.flush_ledger().await?;
@@ -1083,18 +1110,7 @@ impl Payments {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-            sqlx::query(
-                "INSERT INTO payments_events (seq, entitlement_id, status, reason, actor, at_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(seq)
-            .bind(id)
-            .bind(to.as_str())
-            .bind(reason)
-            .bind(&self.payer.member)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
+            insert_event(&mut tx, seq, id, to, reason, &self.payer.member, now).await?;
             seq += 1;
             n += 1;
         }

@@ -34,6 +34,30 @@ pub enum AdmissionError {
     AlreadyDead(String, String),
 }
 
+/// Opens the island of `department` in the province in `dir`, with the islands of `attach`
+/// (alias, department) attached, as a department's own system would read them.
+pub(crate) fn open_island(
+    dir: &Path,
+    department: &str,
+    attach: &[(&str, &str)],
+) -> Result<(Connection, PathBuf), AdmissionError> {
+    let islands = dir.join("islands");
+    let path = islands.join(format!("{department}.sqlite"));
+    let db = Connection::open(&path).map_err(|source| AdmissionError::Island {
+        path: path.clone(),
+        source,
+    })?;
+    for (alias, other) in attach {
+        let file = islands.join(format!("{other}.sqlite"));
+        db.execute(
+            &format!("ATTACH DATABASE ?1 AS {alias}"),
+            params![file.display().to_string()],
+        )
+        .map_err(|source| AdmissionError::Island { path: file, source })?;
+    }
+    Ok((db, path))
+}
+
 /// The admission written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admitted {
@@ -55,28 +79,19 @@ pub fn admit(
     subject: Option<&CitizenId>,
     today: Date,
 ) -> Result<Admitted, AdmissionError> {
-    let islands = dir.join("islands");
-    let path = islands.join("education.sqlite");
+    let (db, path) = open_island(
+        dir,
+        "education",
+        &[
+            ("ps", "public_security"),
+            ("rr", "rural_revitalisation"),
+            ("fin", "finance"),
+        ],
+    )?;
     let err = |source| AdmissionError::Island {
         path: path.clone(),
         source,
     };
-    let db = Connection::open(&path).map_err(err)?;
-    for (alias, department) in [
-        ("ps", "public_security"),
-        ("rr", "rural_revitalisation"),
-        ("fin", "finance"),
-    ] {
-        let file = islands.join(format!("{department}.sqlite"));
-        db.execute(
-            &format!("ATTACH DATABASE ?1 AS {alias}"),
-            params![file.display().to_string()],
-        )
-        .map_err(|source| AdmissionError::Island {
-            path: file.clone(),
-            source,
-        })?;
-    }
     let year = today.year();
     let id_number = match subject {
         Some(id) => id.as_str().to_owned(),

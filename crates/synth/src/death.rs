@@ -4,9 +4,9 @@
 use std::path::Path;
 
 use errandless_standards::{CitizenId, Date};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 
-use crate::admission::AdmissionError;
+use crate::admission::{open_island, AdmissionError};
 
 /// The death registered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,24 +25,15 @@ pub fn register_death(
     subject: Option<&CitizenId>,
     today: Date,
 ) -> Result<Registered, AdmissionError> {
-    let islands = dir.join("islands");
-    let path = islands.join("civil_affairs.sqlite");
+    let (db, path) = open_island(
+        dir,
+        "civil_affairs",
+        &[("ps", "public_security"), ("fin", "finance")],
+    )?;
     let err = |source| AdmissionError::Island {
         path: path.clone(),
         source,
     };
-    let db = Connection::open(&path).map_err(err)?;
-    for (alias, department) in [("ps", "public_security"), ("fin", "finance")] {
-        let file = islands.join(format!("{department}.sqlite"));
-        db.execute(
-            &format!("ATTACH DATABASE ?1 AS {alias}"),
-            params![file.display().to_string()],
-        )
-        .map_err(|source| AdmissionError::Island {
-            path: file.clone(),
-            source,
-        })?;
-    }
     let id_number = match subject {
         Some(id) => id.as_str().to_owned(),
         None => db
