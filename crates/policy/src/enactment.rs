@@ -200,6 +200,65 @@ fn digest_of(policy_hash: &str, d: &Decision, held: &str, vals: &str) -> String 
     hex(&Sha256::digest(canonical.to_string().as_bytes()))
 }
 
+/// A subject's latest decision for a policy period.
+struct Latest {
+    seq: i64,
+    digest: String,
+    eligible: bool,
+}
+
+/// The latest decision of each subject for `policy_id` in `period`: of `subjects` when they
+/// are few (looked up through the index), otherwise of everyone decided in the period.
+async fn latest_decisions(
+    conn: &mut sqlx::AnyConnection,
+    policy_id: &str,
+    period: &str,
+    subjects: Option<&[&str]>,
+) -> Result<HashMap<String, Latest>, EnactError> {
+    let rows = match subjects {
+        Some(list) if list.len() <= 500 => {
+            let mut rows = Vec::new();
+            for chunk in list.chunks(100) {
+                let placeholders: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+                let sql = format!(
+                    "SELECT subject_id, seq, digest, eligible FROM policy_decisions \
+                     WHERE policy_id = $1 AND period = $2 AND subject_id IN ({}) ORDER BY seq",
+                    placeholders.join(", ")
+                );
+                let mut q = sqlx::query(&sql).bind(policy_id).bind(period);
+                for subject in chunk {
+                    q = q.bind(*subject);
+                }
+                rows.extend(q.fetch_all(&mut *conn).await?);
+            }
+            rows
+        }
+        _ => {
+            sqlx::query(
+                "SELECT subject_id, seq, digest, eligible FROM policy_decisions \
+                 WHERE policy_id = $1 AND period = $2 ORDER BY seq",
+            )
+            .bind(policy_id)
+            .bind(period)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+    };
+    let mut latest = HashMap::new();
+    for row in rows {
+        latest.insert(
+            row.try_get("subject_id")?,
+            Latest {
+                seq: row.try_get("seq")?,
+                digest: row.try_get("digest")?,
+                eligible: row.try_get::<i64, _>("eligible")? != 0,
+            },
+        );
+    }
+    Ok(latest)
+}
+
 async fn write_tx(store: &Store) -> Result<Transaction<'static, Any>, EnactError> {
     let mut tx = store.pool().begin().await?;
     sqlx::query("UPDATE policy_lock SET n = n + 1 WHERE id = 1")
@@ -280,44 +339,11 @@ impl Enactments {
         report.enactment = enactment;
 
         // The latest decision of each subject this run touches, for this policy period.
-        let mut latest: HashMap<String, (i64, String, bool)> = HashMap::new();
-        let rows = if now.len() <= 500 {
-            let mut rows = Vec::new();
-            for chunk in now.chunks(100) {
-                let placeholders: Vec<String> =
-                    (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
-                let sql = format!(
-                    "SELECT subject_id, seq, digest, eligible FROM policy_decisions \
-                     WHERE policy_id = $1 AND period = $2 AND subject_id IN ({}) ORDER BY seq",
-                    placeholders.join(", ")
-                );
-                let mut q = sqlx::query(&sql).bind(&e.policy.id).bind(e.period);
-                for (i, ..) in chunk {
-                    q = q.bind(&decisions[*i].subject);
-                }
-                rows.extend(q.fetch_all(&mut *tx).await?);
-            }
-            rows
-        } else {
-            sqlx::query(
-                "SELECT subject_id, seq, digest, eligible FROM policy_decisions \
-                 WHERE policy_id = $1 AND period = $2 ORDER BY seq",
-            )
-            .bind(&e.policy.id)
-            .bind(e.period)
-            .fetch_all(&mut *tx)
-            .await?
-        };
-        for row in rows {
-            latest.insert(
-                row.try_get("subject_id")?,
-                (
-                    row.try_get("seq")?,
-                    row.try_get("digest")?,
-                    row.try_get::<i64, _>("eligible")? != 0,
-                ),
-            );
-        }
+        let touched: Vec<&str> = now
+            .iter()
+            .map(|(i, ..)| decisions[*i].subject.as_str())
+            .collect();
+        let latest = latest_decisions(&mut tx, &e.policy.id, e.period, Some(&touched)).await?;
 
         let mut seq: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) AS m FROM policy_decisions")
             .fetch_one(&mut *tx)
@@ -326,14 +352,14 @@ impl Enactments {
         let mut fresh: Vec<(usize, &str, &str, &str, i64)> = Vec::new();
         for (i, held, vals, digest) in &now {
             let d = &decisions[*i];
-            let was_eligible = matches!(latest.get(&d.subject), Some((_, _, true)));
+            let was_eligible = latest.get(&d.subject).is_some_and(|l| l.eligible);
             if !d.is_recorded() && !was_eligible {
                 continue;
             }
             let decided = match latest.get(&d.subject) {
-                Some((old, old_digest, _)) if old_digest == digest => {
+                Some(old) if &old.digest == digest => {
                     report.unchanged += 1;
-                    *old
+                    old.seq
                 }
                 _ => {
                     seq += 1;
@@ -407,32 +433,22 @@ impl Enactments {
         Ok(report)
     }
 
-    /// The subjects whose latest decision for `policy_id` in `period` is eligible: a run
-    /// hands back their decisions whatever they are now, so that it sees who stopped
-    /// qualifying.
+    /// The subjects (of `subjects` only, when given: a delta run) whose latest decision for
+    /// `policy_id` in `period` is eligible: a run hands back their decisions whatever they are
+    /// now, so that it sees who stopped qualifying.
     pub async fn eligible_subjects(
         &self,
         policy_id: &str,
         period: &str,
+        subjects: Option<&[String]>,
     ) -> Result<HashSet<String>, EnactError> {
-        let rows = sqlx::query(
-            "SELECT subject_id, eligible FROM policy_decisions \
-             WHERE policy_id = $1 AND period = $2 ORDER BY seq",
-        )
-        .bind(policy_id)
-        .bind(period)
-        .fetch_all(self.store.pool())
-        .await?;
-        let mut latest: HashMap<String, bool> = HashMap::new();
-        for row in rows {
-            latest.insert(
-                row.try_get("subject_id")?,
-                row.try_get::<i64, _>("eligible")? != 0,
-            );
-        }
+        let subjects: Option<Vec<&str>> =
+            subjects.map(|list| list.iter().map(String::as_str).collect());
+        let mut conn = self.store.pool().acquire().await?;
+        let latest = latest_decisions(&mut conn, policy_id, period, subjects.as_deref()).await?;
         Ok(latest
             .into_iter()
-            .filter_map(|(subject, eligible)| eligible.then_some(subject))
+            .filter_map(|(subject, l)| l.eligible.then_some(subject))
             .collect())
     }
 

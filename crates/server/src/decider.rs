@@ -269,7 +269,7 @@ impl Decider {
         // qualifying gets a decision that says so, and loses what has not been paid.
         let was_eligible = self
             .enactments
-            .eligible_subjects(&policy.id, period)
+            .eligible_subjects(&policy.id, period, subjects)
             .await
             .map_err(|source| DecideError::Record {
                 policy: policy.id.clone(),
