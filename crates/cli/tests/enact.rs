@@ -33,6 +33,13 @@ fn row<'a>(shown: &'a str, policy: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// Runs a command that must fail, saying `why`.
+fn refused(dir: &Path, args: &[&str], why: &str) {
+    let out = errandless(dir, args);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(why), "{}", text(&out));
+}
+
 /// The count of `state` in `pay status`.
 fn status_count(dir: &Path, state: &str) -> u64 {
     let shown = ok(dir, &["--data", "data", "pay", "status"]);
@@ -253,30 +260,20 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
         ],
     );
     assert!(decision.contains("[applies] deceased"), "{decision}");
-    let twice = errandless(
+    refused(
         d,
         &["--data", "data", "demo", "death", "--subject", &waiting],
-    );
-    assert!(!twice.status.success());
-    assert!(
-        text(&twice).contains("registered already"),
-        "{}",
-        text(&twice)
+        "registered already",
     );
     // Syncing again changes nothing more.
     ok(d, &["--data", "data", "sync"]);
     assert_eq!(status_count(d, "withdrawn"), 1);
 
     // A second admission of the same student is refused and changes nothing.
-    let twice = errandless(
+    refused(
         d,
         &["--data", "data", "demo", "admit", "--subject", &student],
-    );
-    assert!(!twice.status.success());
-    assert!(
-        text(&twice).contains("already admitted"),
-        "{}",
-        text(&twice)
+        "already admitted",
     );
 
     let verify = errandless(d, &["--data", "data", "ledger", "verify", "data/ledger"]);

@@ -148,12 +148,8 @@ fn decisions_from_parquet_snapshots() {
     let plan = compile(&policy);
     assert_eq!(plan.tables.len(), 2);
     let decisions = decide(&plan, &files);
-    let got: Vec<(&str, bool, i64)> = decisions
-        .iter()
-        .map(|d| (d.subject.as_str(), d.eligible, d.amount))
-        .collect();
     assert_eq!(
-        got,
+        outcomes(&decisions),
         vec![
             ("A", true, 10000),
             ("B", false, 0),
@@ -196,6 +192,14 @@ fn decisions_from_parquet_snapshots() {
         .map(|d| d.subject.as_str())
         .collect();
     assert_eq!(recorded, ["A", "C"]);
+}
+
+/// Each decision's subject, eligibility and amount.
+fn outcomes(decisions: &[Decision]) -> Vec<(&str, bool, i64)> {
+    decisions
+        .iter()
+        .map(|d| (d.subject.as_str(), d.eligible, d.amount))
+        .collect()
 }
 
 fn datafusion_ctx() -> datafusion::prelude::SessionContext {
@@ -385,12 +389,8 @@ fn numbered_snapshots_are_read_through_each_subjects_first_row() {
     let plan = compile_over(&policy, None, &new).expect("plan");
     assert!(!plan.sql.contains("DISTINCT ON"), "{}", plan.sql);
     let all = decide(&plan, &new);
-    let got: Vec<(&str, bool, i64)> = all
-        .iter()
-        .map(|d| (d.subject.as_str(), d.eligible, d.amount))
-        .collect();
     assert_eq!(
-        got,
+        outcomes(&all),
         vec![
             ("A", true, 10000),
             ("B", false, 0),

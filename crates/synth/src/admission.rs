@@ -58,6 +58,26 @@ pub(crate) fn open_island(
     Ok((db, path))
 }
 
+/// The first number `prefix` followed by seven digits that no row of `table` holds in
+/// `column` (both names are this crate's own).
+pub(crate) fn unused_number(
+    db: &Connection,
+    table: &str,
+    column: &str,
+    prefix: &str,
+) -> rusqlite::Result<String> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} = ?1)");
+    let mut taken = db.prepare(&sql)?;
+    let mut n = 0u64;
+    loop {
+        let candidate = format!("{prefix}{n:07}");
+        if !taken.query_row(params![candidate], |r| r.get::<_, bool>(0))? {
+            return Ok(candidate);
+        }
+        n += 1;
+    }
+}
+
 /// The admission written.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Admitted {
@@ -150,21 +170,13 @@ pub fn admit(
         Some(no) => no,
         None => {
             // A number of the island's shape (S, county, sequence) that no student holds.
-            let mut n = 0u32;
-            let no = loop {
-                let candidate = format!("S{}9{:07}", &id_number[..6], n);
-                let taken: bool = tx
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM student WHERE student_no = ?1)",
-                        params![candidate],
-                        |r| r.get(0),
-                    )
-                    .map_err(err)?;
-                if !taken {
-                    break candidate;
-                }
-                n += 1;
-            };
+            let no = unused_number(
+                &tx,
+                "student",
+                "student_no",
+                &format!("S{}9", &id_number[..6]),
+            )
+            .map_err(err)?;
             tx.execute(
                 "INSERT INTO student (student_no, id_number, name, school, enrolled_on) \
                  VALUES (?1, ?2, ?3, ?4, ?5)",

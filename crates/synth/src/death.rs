@@ -6,7 +6,7 @@ use std::path::Path;
 use errandless_standards::{CitizenId, Date};
 use rusqlite::{params, OptionalExtension};
 
-use crate::admission::{open_island, AdmissionError};
+use crate::admission::{open_island, unused_number, AdmissionError};
 
 /// The death registered.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -73,21 +73,8 @@ pub fn register_death(
     let tx = db.unchecked_transaction().map_err(err)?;
     // A number of the island's shape (SW, county, sequence) that no record holds.
     let county = division.get(..6).unwrap_or("000000").to_owned();
-    let mut n = 0u32;
-    let record_no = loop {
-        let candidate = format!("SW{county}9{n:07}");
-        let taken: bool = tx
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM death WHERE record_no = ?1)",
-                params![candidate],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
-        if !taken {
-            break candidate;
-        }
-        n += 1;
-    };
+    let record_no =
+        unused_number(&tx, "death", "record_no", &format!("SW{county}9")).map_err(err)?;
     let died_on = today.to_string();
     tx.execute(
         "INSERT INTO death (record_no, id_number, name, died_on, division_code) \
