@@ -20,7 +20,7 @@
 //! [`check_examples`] binds it to in-memory tables built from the policy's `[[test]]`
 //! examples and compares each decision with the one expected. The batch run uses [`session`]
 //! (and [`write_conditions`] to write every subject's row to Parquet); the single-subject
-//! evaluation is an [`Evaluator`], the same query filtered on `subject = $1` and planned once;
+//! evaluation is an [`Evaluator`], the same query planned once over one subject's rows;
 //! the delta run filters the population with [`compile_for`].
 //!
 //! What it is not: it decides but records nothing; writing decisions to the ledger and
@@ -64,8 +64,6 @@ pub enum EvaluationError {
     Arrow(#[from] datafusion::arrow::error::ArrowError),
     #[error("the result has no column {0} of the expected type")]
     Result(String),
-    #[error("the prepared query has no subject parameter of a known type")]
-    SubjectParameter,
     #[error("subject {0} was decided {1} times, not once")]
     SubjectRepeated(String, usize),
     #[error("cannot start the query runtime: {0}")]

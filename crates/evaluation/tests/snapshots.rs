@@ -13,7 +13,7 @@ use errandless_evaluation::{
 use errandless_policy::Policy;
 use errandless_standards::Standard;
 use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 
 const POLICY: &str = r#"id = "nursing-test"
 title = { zh = "护理补贴", en = "Nursing allowance" }
@@ -244,12 +244,9 @@ fn a_prepared_evaluator_decides_each_subject_as_the_whole_run_does() {
     );
 }
 
-#[test]
-fn a_prepared_evaluator_finds_subjects_across_row_groups_and_pages() {
-    // 3,000 subjects in row groups of 256 rows and pages of 32: every 5th has two
-    // certificates (the lower grade second, so the first in field order is not the first
-    // row), every 3rd an account.
-    let dir = tempfile::tempdir().expect("a temporary directory");
+/// 3,000 subjects written with `properties`: every 5th has two certificates (the lower grade
+/// second, so the first in field order is not the first row), every 3rd an account.
+fn many_snapshots(dir: &Path, properties: WriterProperties) -> BTreeMap<String, PathBuf> {
     let mut cert_subjects = Vec::new();
     let mut grades = Vec::new();
     for i in 0..3000_i64 {
@@ -262,17 +259,8 @@ fn a_prepared_evaluator_finds_subjects_across_row_groups_and_pages() {
         grades.push(i % 4 + 1);
     }
     let card_subjects: Vec<String> = (0..3000).step_by(3).map(|i| format!("S{i:05}")).collect();
-    let small = || {
-        Some(
-            WriterProperties::builder()
-                .set_max_row_group_row_count(Some(256))
-                .set_data_page_row_count_limit(32)
-                .set_write_batch_size(32)
-                .build(),
-        )
-    };
-    let cert = dir.path().join("cert.parquet");
-    let card = dir.path().join("card.parquet");
+    let cert = dir.join("cert.parquet");
+    let card = dir.join("card.parquet");
     let hashes = |n: usize| Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef;
     write_with(
         &cert,
@@ -284,7 +272,7 @@ fn a_prepared_evaluator_finds_subjects_across_row_groups_and_pages() {
             ("grade", Arc::new(Int64Array::from(grades)) as ArrayRef),
             ("row_hash", hashes(cert_subjects.len())),
         ],
-        small(),
+        Some(properties.clone()),
     );
     write_with(
         &card,
@@ -301,27 +289,128 @@ fn a_prepared_evaluator_finds_subjects_across_row_groups_and_pages() {
             ),
             ("row_hash", hashes(card_subjects.len())),
         ],
-        small(),
+        Some(properties),
     );
-    let files = BTreeMap::from([
+    BTreeMap::from([
         ("disabled_persons.certificate".to_string(), cert),
         ("finance.one_card".to_string(), card),
-    ]);
-    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
-    let all = decide(&compile(&policy), &files);
-    assert_eq!(all.len(), 3000);
-    let picked: Vec<String> = (0..3000)
+    ])
+}
+
+/// Row groups of 256 rows and pages of 32, with `statistics`.
+fn small_pages(statistics: EnabledStatistics) -> WriterProperties {
+    WriterProperties::builder()
+        .set_max_row_group_row_count(Some(256))
+        .set_data_page_row_count_limit(32)
+        .set_write_batch_size(32)
+        .set_statistics_enabled(statistics)
+        .build()
+}
+
+/// Every 7th subject and those at the edges of row groups, with two not in the snapshots.
+fn picked_subjects() -> Vec<String> {
+    (0..3000)
         .step_by(7)
         .chain([255, 256, 2999])
         .map(|i| format!("S{i:05}"))
-        .collect();
-    let subjects: Vec<&str> = picked.iter().map(String::as_str).collect();
-    let one = decide_each(&policy, &files, &subjects);
-    for (subject, got) in subjects.iter().zip(&one) {
-        let expected = all.iter().find(|d| d.subject == *subject);
-        assert!(expected.is_some(), "{subject} is in the whole run");
-        assert_eq!(got.as_ref(), expected, "{subject}");
+        .chain(["R00001".to_owned(), "S99999".to_owned()])
+        .collect()
+}
+
+#[test]
+fn a_prepared_evaluator_finds_subjects_across_row_groups_and_pages() {
+    // With page statistics (the page index), with row group statistics only, and with none:
+    // the evaluator reads fewer rows, never other decisions.
+    for statistics in [
+        EnabledStatistics::Page,
+        EnabledStatistics::Chunk,
+        EnabledStatistics::None,
+    ] {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let files = many_snapshots(dir.path(), small_pages(statistics));
+        let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+        let all = decide(&compile(&policy), &files);
+        assert_eq!(all.len(), 3000);
+        let picked = picked_subjects();
+        let subjects: Vec<&str> = picked.iter().map(String::as_str).collect();
+        let one = decide_each(&policy, &files, &subjects);
+        for (subject, got) in subjects.iter().zip(&one) {
+            let expected = all.iter().find(|d| d.subject == *subject);
+            assert_eq!(
+                expected.is_some(),
+                subject.starts_with('S') && *subject != "S99999"
+            );
+            assert_eq!(got.as_ref(), expected, "{subject} ({statistics:?})");
+        }
     }
+}
+
+#[test]
+fn a_prepared_evaluator_decides_many_subjects_at_once() {
+    // Decisions made at once run copies of one prepared plan: none may see another's rows.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = many_snapshots(dir.path(), small_pages(EnabledStatistics::Page));
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let all = decide(&compile(&policy), &files);
+    let picked = picked_subjects();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime");
+    let got: Vec<Option<Decision>> = runtime.block_on(async {
+        let evaluator = Arc::new(Evaluator::prepare(&policy, &files).await.expect("prepared"));
+        let tasks: Vec<_> = picked
+            .iter()
+            .cycle()
+            .take(picked.len() * 3)
+            .map(|subject| {
+                let evaluator = Arc::clone(&evaluator);
+                let subject = subject.clone();
+                tokio::spawn(async move { evaluator.decide(&subject).await.expect("decided") })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for task in tasks {
+            out.push(task.await.expect("joined"));
+        }
+        out
+    });
+    for (subject, got) in picked.iter().cycle().zip(&got) {
+        assert_eq!(
+            got.as_ref(),
+            all.iter().find(|d| &d.subject == subject),
+            "{subject}"
+        );
+    }
+}
+
+#[test]
+fn a_prepared_evaluator_names_a_snapshot_it_cannot_use() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let mut files = snapshots(dir.path());
+    let bad = dir.path().join("bad.parquet");
+    std::fs::write(&bad, b"not parquet").expect("written");
+    files.insert("finance.one_card".to_string(), bad);
+    let err = runtime
+        .block_on(Evaluator::prepare(&policy, &files))
+        .expect_err("unreadable");
+    assert!(err.to_string().contains("bad.parquet"), "{err}");
+    // A snapshot without a field the policy reads.
+    let mut files = snapshots(dir.path());
+    let thin = dir.path().join("thin.parquet");
+    write(&thin, vec![("subject", strings(&["A"]))]);
+    files.insert("finance.one_card".to_string(), thin);
+    let err = runtime
+        .block_on(Evaluator::prepare(&policy, &files))
+        .expect_err("no account column");
+    assert!(
+        err.to_string().contains("thin.parquet") && err.to_string().contains("account"),
+        "{err}"
+    );
 }
 
 #[test]
