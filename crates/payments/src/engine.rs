@@ -625,8 +625,10 @@ impl Payments {
         let tag = random_hex8();
         let msg_id = format!("ERRANDLESS-{seq:06}-{tag}");
         let claimed = sqlx::query(
-            "INSERT INTO payments_attempts (end_to_end_id, entitlement_id, attempt, batch_id, status, updated_ms) \
-             SELECT 'E' || $1 || '-' || e.id || '-' || (e.attempts + 1), e.id, e.attempts + 1, $2, 'exported', $3 \
+            "INSERT INTO payments_attempts (end_to_end_id, entitlement_id, attempt, batch_id, status, updated_ms, \
+             payee_name, account, bank, amount_fen) \
+             SELECT 'E' || $1 || '-' || e.id || '-' || (e.attempts + 1), e.id, e.attempts + 1, $2, 'exported', $3, \
+             e.payee_name, e.account, e.bank, e.amount_fen \
              FROM payments_entitlements e WHERE e.status = 'pending' ORDER BY e.id LIMIT $4",
         )
         .bind(&tag)
@@ -1446,26 +1448,147 @@ pub struct BatchSummary {
     pub transfers: i64,
     pub amount: Fen,
     pub file_name: Option<String>,
+    /// The account the file pays from, and its bank.
+    pub debtor_account: String,
+    pub debtor_bank: String,
+}
+
+const BATCH_COLUMNS: &str =
+    "msg_id, state, created_ms, nb_of_txs, ctrl_sum_fen, file_name, debtor_account, debtor_bank";
+
+fn batch_summary_of(r: &AnyRow) -> Result<BatchSummary, PaymentsError> {
+    Ok(BatchSummary {
+        msg_id: r.try_get("msg_id")?,
+        state: r.try_get("state")?,
+        created_ms: r.try_get("created_ms")?,
+        transfers: r.try_get("nb_of_txs")?,
+        amount: Fen(r.try_get("ctrl_sum_fen")?),
+        file_name: r.try_get("file_name")?,
+        debtor_account: r.try_get("debtor_account")?,
+        debtor_bank: r.try_get("debtor_bank")?,
+    })
 }
 
 /// The latest `limit` payment files, newest first.
 pub async fn batches(store: &Store, limit: i64) -> Result<Vec<BatchSummary>, PaymentsError> {
-    sqlx::query(
-        "SELECT msg_id, state, created_ms, nb_of_txs, ctrl_sum_fen, file_name \
-         FROM payments_batches ORDER BY seq DESC LIMIT $1",
-    )
+    sqlx::query(&format!(
+        "SELECT {BATCH_COLUMNS} FROM payments_batches ORDER BY seq DESC LIMIT $1"
+    ))
     .bind(limit)
     .fetch_all(store.pool())
     .await?
     .iter()
+    .map(batch_summary_of)
+    .collect()
+}
+
+/// The payment file whose MsgId is `msg_id`, if there is one.
+pub async fn batch(store: &Store, msg_id: &str) -> Result<Option<BatchSummary>, PaymentsError> {
+    sqlx::query(&format!(
+        "SELECT {BATCH_COLUMNS} FROM payments_batches WHERE msg_id = $1"
+    ))
+    .bind(msg_id)
+    .fetch_optional(store.pool())
+    .await?
+    .as_ref()
+    .map(batch_summary_of)
+    .transpose()
+}
+
+/// One transfer of a payment file: what was sent, and how the bank last answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchTransfer {
+    pub end_to_end_id: String,
+    pub batch: String,
+    pub payee_name: String,
+    pub account: String,
+    pub bank: String,
+    pub amount: Fen,
+    /// `exported`, `accepted`, `paid` or `rejected`.
+    pub status: PaymentStatus,
+    /// The bank's reason code of a rejection, and its text.
+    pub reason: Option<String>,
+    pub reason_text: Option<String>,
+    /// When the file was made, and when the bank's answer last changed the transfer.
+    pub exported_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// The transfers of payment file `batch` (in the order of the file), only those in one of
+/// `statuses` unless it is empty: `limit` of them from `offset`.
+pub async fn batch_transfers(
+    store: &Store,
+    batch: &str,
+    statuses: &[PaymentStatus],
+    offset: i64,
+    limit: i64,
+) -> Result<Vec<BatchTransfer>, PaymentsError> {
+    let wanted = if statuses.is_empty() {
+        String::new()
+    } else {
+        let places: Vec<String> = (0..statuses.len()).map(|i| format!("${}", i + 4)).collect();
+        format!(" AND a.status IN ({})", places.join(", "))
+    };
+    let sql = format!(
+        "SELECT a.end_to_end_id, a.batch_id, COALESCE(a.payee_name, e.payee_name) AS payee_name, \
+         COALESCE(a.account, e.account) AS account, COALESCE(a.bank, e.bank) AS bank, \
+         COALESCE(a.amount_fen, e.amount_fen) AS amount_fen, a.status, a.reason, a.reason_text, \
+         b.created_ms, a.updated_ms \
+         FROM payments_attempts a JOIN payments_entitlements e ON e.id = a.entitlement_id \
+         JOIN payments_batches b ON b.msg_id = a.batch_id \
+         WHERE a.batch_id = $1{wanted} ORDER BY a.entitlement_id LIMIT $2 OFFSET $3"
+    );
+    let mut query = sqlx::query(&sql).bind(batch).bind(limit).bind(offset);
+    for status in statuses {
+        query = query.bind(status.as_str());
+    }
+    query
+        .fetch_all(store.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(BatchTransfer {
+                end_to_end_id: r.try_get("end_to_end_id")?,
+                batch: r.try_get("batch_id")?,
+                payee_name: r.try_get("payee_name")?,
+                account: r.try_get("account")?,
+                bank: r.try_get("bank")?,
+                amount: Fen(r.try_get("amount_fen")?),
+                status: status_of(&r.try_get::<String, _>("status")?)?,
+                reason: r.try_get("reason")?,
+                reason_text: r.try_get("reason_text")?,
+                exported_ms: r.try_get("created_ms")?,
+                updated_ms: r.try_get("updated_ms")?,
+            })
+        })
+        .collect()
+}
+
+/// How many transfers of a payment file are in one state, and their sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchTally {
+    pub status: PaymentStatus,
+    pub transfers: i64,
+    pub amount: Fen,
+}
+
+/// The transfers of payment file `batch` counted and summed by state.
+pub async fn batch_tally(store: &Store, batch: &str) -> Result<Vec<BatchTally>, PaymentsError> {
+    sqlx::query(
+        "SELECT a.status, COUNT(*) AS n, \
+         CAST(COALESCE(SUM(COALESCE(a.amount_fen, e.amount_fen)), 0) AS BIGINT) AS s \
+         FROM payments_attempts a JOIN payments_entitlements e ON e.id = a.entitlement_id \
+         WHERE a.batch_id = $1 GROUP BY a.status ORDER BY a.status",
+    )
+    .bind(batch)
+    .fetch_all(store.pool())
+    .await?
+    .iter()
     .map(|r| {
-        Ok(BatchSummary {
-            msg_id: r.try_get("msg_id")?,
-            state: r.try_get("state")?,
-            created_ms: r.try_get("created_ms")?,
-            transfers: r.try_get("nb_of_txs")?,
-            amount: Fen(r.try_get("ctrl_sum_fen")?),
-            file_name: r.try_get("file_name")?,
+        Ok(BatchTally {
+            status: status_of(&r.try_get::<String, _>("status")?)?,
+            transfers: r.try_get("n")?,
+            amount: Fen(r.try_get("s")?),
         })
     })
     .collect()

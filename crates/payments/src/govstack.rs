@@ -1,9 +1,10 @@
 //! The GovStack Payments building block's G2P bulk-payment shapes, as Rust types.
 //!
-//! Two endpoints matter to a paying department: handing over a batch of credit instructions
-//! (`POST /batchtransactions?type=raw`, [`CreditInstruction`] in, [`BatchAccepted`] out) and
-//! the status update of a batch (`POST /api/v1/batch`, [`BatchStatusUpdate`]). The OpenAPI
-//! files are in `testdata/` with their licence. The HTTP layer belongs to the server crate.
+//! Three endpoints matter to a paying department: handing over a batch of credit instructions
+//! (`POST /batchtransactions?type=raw`, [`CreditInstruction`] in, [`BatchAccepted`] out), the
+//! status update of a batch (`POST /api/v1/batch`, [`BatchStatusUpdate`]), and the detail of a
+//! batch, page by page (`GET /api/v1/batch/detail`, [`TransactionDetail`]). The OpenAPI files
+//! are in `testdata/` with their licence. The HTTP layer belongs to the server crate.
 //!
 //! GovStack writes amounts as JSON numbers. [`JsonAmount`] keeps them as integer fen: it writes
 //! the number whose shortest decimal form is the amount in yuan, and reads a number only if
@@ -12,7 +13,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::xml::{CreditTransfer, Party, CURRENCY};
-use crate::Fen;
+use crate::{iso_date_time, BatchSummary, BatchTally, BatchTransfer, Fen, PaymentStatus};
 
 /// An amount written as a JSON number of yuan and read back as exact fen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -244,12 +245,145 @@ impl BatchStatusUpdate {
     }
 }
 
+/// The G2P state of a transfer: `COMPLETED` once the bank has paid it, `FAILED` once it was
+/// rejected, `IN_PROGRESS` before (exported, or accepted but not yet settled).
+pub fn g2p_status(status: PaymentStatus) -> &'static str {
+    match status {
+        PaymentStatus::Paid => "COMPLETED",
+        PaymentStatus::Rejected => "FAILED",
+        _ => "IN_PROGRESS",
+    }
+}
+
+/// The transfer states a G2P status filter names, or `None` for a status G2P does not have.
+pub fn statuses_of_g2p(status: &str) -> Option<&'static [PaymentStatus]> {
+    match status {
+        "COMPLETED" => Some(&[PaymentStatus::Paid]),
+        "FAILED" => Some(&[PaymentStatus::Rejected]),
+        "IN_PROGRESS" => Some(&[PaymentStatus::Exported, PaymentStatus::Accepted]),
+        _ => None,
+    }
+}
+
+/// One transaction of `GET /api/v1/batch/detail`. Errandless pays by account: the parties are
+/// identified by account number (`ACCOUNT_ID`) and their bank stands as the DFSP. The payee's
+/// name is not given out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransactionDetail {
+    /// The EndToEndId of the pain.001 transfer.
+    pub transaction_id: String,
+    pub batch_id: String,
+    /// When the file was made, `date-time` UTC.
+    pub started_at: String,
+    /// When the bank paid or rejected it; absent while in progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<String>,
+    /// `IN_PROGRESS`, `COMPLETED` or `FAILED` ([`g2p_status`]).
+    pub status: String,
+    /// Errandless's own state: `exported`, `accepted`, `paid` or `rejected`, with the bank's
+    /// text for a rejection.
+    pub status_detail: String,
+    pub payee_dfsp_id: String,
+    pub payee_party_id: String,
+    pub payee_party_id_type: String,
+    pub payer_dfsp_id: String,
+    pub payer_party_id: String,
+    pub payer_party_id_type: String,
+    pub amount: JsonAmount,
+    pub currency: String,
+    /// Always `OUTGOING`: Errandless pays out.
+    pub direction: String,
+    /// The bank's ISO 20022 reason code of a rejection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_information: Option<String>,
+}
+
+impl TransactionDetail {
+    /// The detail of one transfer of `batch`.
+    pub fn from_transfer(t: &BatchTransfer, batch: &BatchSummary) -> TransactionDetail {
+        let settled = matches!(t.status, PaymentStatus::Paid | PaymentStatus::Rejected);
+        let status_detail = match &t.reason_text {
+            Some(text) => format!("{}: {text}", t.status.as_str()),
+            None => t.status.as_str().to_owned(),
+        };
+        TransactionDetail {
+            transaction_id: t.end_to_end_id.clone(),
+            batch_id: t.batch.clone(),
+            started_at: iso_date_time(t.exported_ms),
+            completed_at: settled.then(|| iso_date_time(t.updated_ms)),
+            status: g2p_status(t.status).to_owned(),
+            status_detail,
+            payee_dfsp_id: t.bank.clone(),
+            payee_party_id: t.account.clone(),
+            payee_party_id_type: "ACCOUNT_ID".into(),
+            payer_dfsp_id: batch.debtor_bank.clone(),
+            payer_party_id: batch.debtor_account.clone(),
+            payer_party_id_type: "ACCOUNT_ID".into(),
+            amount: JsonAmount(t.amount),
+            currency: CURRENCY.into(),
+            direction: "OUTGOING".into(),
+            error_information: t.reason.clone(),
+        }
+    }
+}
+
+impl BatchStatusUpdate {
+    /// How `batch` stands from its transfers counted by state ([`crate::batch_tally`]), at
+    /// `now` (milliseconds).
+    pub fn from_tally(
+        request_id: &str,
+        batch: &BatchSummary,
+        tally: &[BatchTally],
+        now: i64,
+    ) -> BatchStatusUpdate {
+        let mut u = BatchStatusUpdate {
+            request_id: request_id.to_owned(),
+            batch_id: batch.msg_id.clone(),
+            total_transactions: 0,
+            ongoing: Some(0),
+            failed: 0,
+            completed: 0,
+            total_amount: JsonAmount::default(),
+            completed_amount: JsonAmount::default(),
+            ongoing_amount: JsonAmount::default(),
+            failed_amount: JsonAmount::default(),
+            result_file: None,
+            result_generated_at: iso_date_time(now),
+            note: String::new(),
+        };
+        let mut failed_reasons = 0;
+        for t in tally {
+            let n = u64::try_from(t.transfers).unwrap_or(0);
+            let (count, sum) = match g2p_status(t.status) {
+                "COMPLETED" => (&mut u.completed, &mut u.completed_amount),
+                "FAILED" => {
+                    failed_reasons += n;
+                    (&mut u.failed, &mut u.failed_amount)
+                }
+                _ => (u.ongoing.get_or_insert(0), &mut u.ongoing_amount),
+            };
+            *count += n;
+            sum.0 .0 += t.amount.0;
+            u.total_transactions += n;
+            u.total_amount.0 .0 += t.amount.0;
+        }
+        u.note = format!(
+            "{} of {} transfers settled; {failed_reasons} rejected by the bank",
+            u.completed + u.failed,
+            u.total_transactions
+        );
+        u
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const BULK_PAYMENT_YAML: &str = include_str!("../testdata/BulkPayment.yml");
     const STATUS_YAML: &str = include_str!("../testdata/BulkPaymentStatusUpdate.yml");
+    const DETAIL_YAML: &str = include_str!("../testdata/BatchDetails.yml");
 
     /// Every name listed under a `required:` in the YAML (a line-based reading that suffices
     /// for these files).
@@ -379,5 +513,102 @@ mod tests {
         let i = CreditInstruction::from_transfer("R1", &t, &debtor).expect("fits");
         assert_eq!(i.description_text.as_deref().map(str::len), Some(50));
         assert!(CreditInstruction::from_transfer("R12345678901234567", &t, &debtor).is_err());
+    }
+
+    fn summary() -> BatchSummary {
+        BatchSummary {
+            msg_id: "ERRANDLESS-000001-1a2b3c4d".into(),
+            state: "written".into(),
+            created_ms: 1_790_000_000_000,
+            transfers: 3,
+            amount: Fen(1_500_000),
+            file_name: None,
+            debtor_account: "520000000000000000001".into(),
+            debtor_bank: "国家金库".into(),
+        }
+    }
+
+    fn transfer(status: PaymentStatus, amount: i64) -> BatchTransfer {
+        BatchTransfer {
+            end_to_end_id: format!("E1a2b3c4d-{amount}-1"),
+            batch: "ERRANDLESS-000001-1a2b3c4d".into(),
+            payee_name: "张三".into(),
+            account: "6217000000000000001".into(),
+            bank: "农村信用社".into(),
+            amount: Fen(amount),
+            status,
+            reason: (status == PaymentStatus::Rejected).then(|| "AC04".into()),
+            reason_text: (status == PaymentStatus::Rejected).then(|| "account closed".into()),
+            exported_ms: 1_790_000_000_000,
+            updated_ms: 1_790_000_360_000,
+        }
+    }
+
+    #[test]
+    fn transaction_details_match_the_yaml_and_keep_the_payee_name_out() {
+        let b = summary();
+        let details: Vec<TransactionDetail> = [
+            transfer(PaymentStatus::Paid, 500_000),
+            transfer(PaymentStatus::Rejected, 500_001),
+            transfer(PaymentStatus::Exported, 499_999),
+        ]
+        .iter()
+        .map(|t| TransactionDetail::from_transfer(t, &b))
+        .collect();
+        let json = serde_json::to_value(&details).expect("serialises");
+        check_against(DETAIL_YAML, &json, &[]);
+        assert!(!json.to_string().contains("张三"), "{json}");
+        assert_eq!(details[0].status, "COMPLETED");
+        assert_eq!(details[0].amount, JsonAmount(Fen(500_000)));
+        assert_eq!(details[1].status, "FAILED");
+        assert_eq!(details[1].error_information.as_deref(), Some("AC04"));
+        assert_eq!(details[1].status_detail, "rejected: account closed");
+        assert_eq!(details[2].status, "IN_PROGRESS");
+        assert_eq!(details[2].completed_at, None);
+        assert_eq!(details[0].completed_at.as_deref(), Some("2026-09-21T14:19:20Z"));
+        let back: Vec<TransactionDetail> = serde_json::from_value(json).expect("parses");
+        assert_eq!(back, details);
+        for (g2p, ours) in [
+            ("COMPLETED", PaymentStatus::Paid),
+            ("FAILED", PaymentStatus::Rejected),
+            ("IN_PROGRESS", PaymentStatus::Exported),
+            ("IN_PROGRESS", PaymentStatus::Accepted),
+        ] {
+            assert_eq!(g2p_status(ours), g2p);
+            assert!(statuses_of_g2p(g2p).expect("known").contains(&ours));
+        }
+        assert_eq!(statuses_of_g2p("completed"), None);
+    }
+
+    #[test]
+    fn a_status_update_sums_a_tally() {
+        let tally = [
+            BatchTally {
+                status: PaymentStatus::Accepted,
+                transfers: 2,
+                amount: Fen(300),
+            },
+            BatchTally {
+                status: PaymentStatus::Paid,
+                transfers: 5,
+                amount: Fen(1_000),
+            },
+            BatchTally {
+                status: PaymentStatus::Rejected,
+                transfers: 1,
+                amount: Fen(7),
+            },
+        ];
+        let u = BatchStatusUpdate::from_tally("R1", &summary(), &tally, 1_790_000_000_000);
+        assert_eq!(
+            (u.total_transactions, u.completed, u.failed, u.ongoing),
+            (8, 5, 1, Some(2))
+        );
+        assert_eq!(u.total_amount, JsonAmount(Fen(1_307)));
+        assert_eq!(u.completed_amount, JsonAmount(Fen(1_000)));
+        assert_eq!(u.ongoing_amount, JsonAmount(Fen(300)));
+        assert_eq!(u.failed_amount, JsonAmount(Fen(7)));
+        let json = serde_json::to_value(&u).expect("serialises");
+        check_against(STATUS_YAML, &json, &[]);
     }
 }

@@ -84,7 +84,8 @@ pub mod xml;
 
 pub use amount::{AmountError, Fen, MAX_PAYMENT_FEN};
 pub use engine::{
-    batches, entitlements_of, returned, status_counts, AttemptRecord, BatchFile, BatchSummary,
+    batch, batch_tally, batch_transfers, batches, entitlements_of, returned, status_counts,
+    AttemptRecord, BatchFile, BatchSummary, BatchTally, BatchTransfer,
     EntitleReport, EventRecord, ImportReport, Notice, Payer, Payments, Received, StatusCount,
     Trace, Withdrawal, MAX_ATTEMPTS,
 };

@@ -294,6 +294,69 @@ async fn reports_are_reconciled_per_end_to_end_id_and_retries_get_new_ids() {
             .expect("export");
         assert_eq!(third[0].transfers, 1);
 
+        // The first file's detail: what was sent and how the bank answered, page by page.
+        let store = p.store();
+        let first = errandless_payments::batch(store, &file.msg_id)
+            .await
+            .expect("batch")
+            .expect("known");
+        assert_eq!(first.transfers, 20);
+        let mut pages = Vec::new();
+        for page in 0..3 {
+            pages.extend(
+                errandless_payments::batch_transfers(store, &file.msg_id, &[], page * 8, 8)
+                    .await
+                    .expect("page"),
+            );
+        }
+        let sent: Vec<(&str, i64)> = file
+            .transfers
+            .iter()
+            .map(|t| (t.end_to_end_id.as_str(), t.amount.0))
+            .collect();
+        let listed: Vec<(&str, i64)> = pages
+            .iter()
+            .map(|t| (t.end_to_end_id.as_str(), t.amount.0))
+            .collect();
+        assert_eq!(listed, sent, "every transfer once, in the file's order");
+        let rejected = errandless_payments::batch_transfers(
+            store,
+            &file.msg_id,
+            &[PaymentStatus::Rejected],
+            0,
+            100,
+        )
+        .await
+        .expect("rejected");
+        assert_eq!(rejected.len(), 5);
+        assert!(rejected.iter().all(|t| t.reason.is_some()));
+        // The citizen who bound a new account: the first file still shows the account it sent.
+        let rebound = rejected
+            .iter()
+            .find(|t| t.end_to_end_id.contains(&format!("-{id}-")))
+            .expect("the rebound citizen's first attempt");
+        assert_ne!(rebound.account, "6217999999999999999");
+        let third_file = errandless_payments::batch_transfers(store, &third[0].msg_id, &[], 0, 10)
+            .await
+            .expect("third");
+        assert_eq!(third_file[0].account, "6217999999999999999");
+        let tally = errandless_payments::batch_tally(store, &file.msg_id)
+            .await
+            .expect("tally");
+        let by: BTreeMap<PaymentStatus, (i64, i64)> = tally
+            .iter()
+            .map(|t| (t.status, (t.transfers, t.amount.0)))
+            .collect();
+        assert_eq!(by.get(&PaymentStatus::Paid).map(|t| t.0), Some(10));
+        assert_eq!(by.get(&PaymentStatus::Rejected).map(|t| t.0), Some(5));
+        assert_eq!(by.get(&PaymentStatus::Accepted).map(|t| t.0), Some(1));
+        assert_eq!(by.get(&PaymentStatus::Exported).map(|t| t.0), Some(4));
+        assert_eq!(by.values().map(|t| t.1).sum::<i64>(), file.control_sum().0);
+        assert!(errandless_payments::batch(store, "ERRANDLESS-none")
+            .await
+            .expect("batch")
+            .is_none());
+
         // Every state change is one ledger entry.
         let (events, logged) = p.ledger_backlog().await.expect("backlog");
         assert_eq!(events, logged);
