@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context as _};
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use clap::{Args, Subcommand};
 use errandless_ledger::{Durability, NoteSigner, Sequencer, SubjectKey, ALG_ED25519};
 use errandless_payments::bank::{simulate, Faults, BANK_NAME};
@@ -63,6 +65,23 @@ pub enum PayCommand {
         #[command(flatten)]
         log: LogArg,
     },
+    /// Follow a payment file through a server's GovStack G2P API, as the paying member (signed
+    /// with its key under <data>/members): how the batch stands, or with --detail its
+    /// transfers.
+    Follow {
+        /// The batch: the file's MsgId.
+        #[arg(long, value_name = "MSGID")]
+        batch: String,
+        /// The server's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8080", value_name = "URL")]
+        server: String,
+        /// List the transfers, with the bank's answer to each.
+        #[arg(long)]
+        detail: bool,
+        /// Only the transfers in this G2P status: IN_PROGRESS, COMPLETED or FAILED.
+        #[arg(long, value_name = "STATUS", requires = "detail")]
+        status: Option<String>,
+    },
     /// Measure entitlement, export and reconciliation throughput on a fresh store and ledger.
     Bench {
         /// Where to build them (default: a new directory under the system's temporary
@@ -102,7 +121,7 @@ pub struct LogArg {
     log: Option<PathBuf>,
 }
 
-fn payer(settings: &Settings) -> Payer {
+pub(crate) fn payer(settings: &Settings) -> Payer {
     let d = Payer::default();
     let p = &settings.payments;
     Payer {
@@ -268,6 +287,12 @@ pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
             p.store().close().await;
             Ok(ExitCode::SUCCESS)
         }),
+        PayCommand::Follow {
+            batch,
+            server,
+            detail,
+            status,
+        } => follow(settings, &server, &batch, detail, status.as_deref()),
         PayCommand::Notices { log } => rt.block_on(async {
             let p = open(settings, &log).await?;
             let mut out = std::io::stdout().lock();
@@ -290,6 +315,121 @@ pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }),
     }
+}
+
+/// `errandless pay follow`: the G2P status of a batch, or its transfers page by page.
+fn follow(
+    settings: &Settings,
+    server: &str,
+    batch: &str,
+    detail: bool,
+    status: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    use errandless_payments::govstack::{BatchStatusUpdate, TransactionDetail};
+    let member = payer(settings).member;
+    let key_file = crate::member_cmd::default_key_file(&settings.data, &member);
+    let key = crate::member_cmd::read_key_file(&key_file)
+        .with_context(|| format!("the G2P API is asked as the paying member {member}"))?;
+    let tenant = format!("{:02}0000", settings.province);
+    let server = server.trim_end_matches('/');
+    let batch_id = urlencode(batch);
+    let ask = |path_and_query: &str, correlation: &str| -> anyhow::Result<String> {
+        use ed25519_dalek::Signer as _;
+        let bytes = errandless_payments::govstack::query_bytes(
+            &member,
+            &tenant,
+            correlation,
+            path_and_query,
+        );
+        let signature = BASE64.encode(key.sign(&bytes).to_bytes());
+        let url = format!("{server}{path_and_query}");
+        let answer = ureq::get(&url)
+            .set(errandless_server::CLIENT_HEADER, &member)
+            .set(errandless_server::TENANT_HEADER, &tenant)
+            .set(errandless_server::CORRELATION_HEADER, correlation)
+            .set(errandless_server::SIGNATURE_HEADER, &signature)
+            .call();
+        match answer {
+            Ok(r) => r
+                .into_string()
+                .with_context(|| format!("while reading the answer of {url}")),
+            Err(ureq::Error::Status(code, r)) => {
+                let body = r.into_string().unwrap_or_default();
+                let why = serde_json::from_str::<errandless_server::ErrorBody>(&body)
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .unwrap_or(body);
+                bail!("{url} answered {code}: {why}")
+            }
+            Err(e) => Err(e).with_context(|| format!("while asking {url}")),
+        }
+    };
+    let correlation = |n: u64| format!("follow-{:x}-{n}", now_ms() % 0xffff_ffff);
+    if !detail {
+        let body = ask(
+            &format!("/api/v1/batch?batchId={batch_id}"),
+            &correlation(0),
+        )?;
+        let u: BatchStatusUpdate =
+            serde_json::from_str(&body).context("the answer is not a G2P status update")?;
+        let ongoing = u.ongoing.unwrap_or(0);
+        println!("batch {}: {}", u.batch_id, u.note);
+        println!("  state         transfers  amount (yuan)");
+        for (state, n, amount) in [
+            ("completed", u.completed, u.completed_amount),
+            ("failed", u.failed, u.failed_amount),
+            ("in progress", ongoing, u.ongoing_amount),
+            ("total", u.total_transactions, u.total_amount),
+        ] {
+            println!("  {state:<12} {n:>10}  {:>14}", amount.0);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let filter = status
+        .map(|s| format!("&status={}", urlencode(s)))
+        .unwrap_or_default();
+    let mut out = std::io::stdout().lock();
+    for page in 0.. {
+        let body = ask(
+            &format!(
+                "/api/v1/batch/detail?batchId={batch_id}&pageNo={page}&pageSize={}{filter}",
+                errandless_server::G2P_MAX_PAGE_SIZE
+            ),
+            &correlation(page),
+        )?;
+        let details: Vec<TransactionDetail> =
+            serde_json::from_str(&body).context("the answer is not a list of G2P details")?;
+        for d in &details {
+            let line = writeln!(
+                out,
+                "{}\t{}\t{}\t{}\t{}\t{}",
+                d.transaction_id,
+                d.status,
+                d.amount.0,
+                d.payee_party_id,
+                d.payee_dfsp_id,
+                d.error_information.as_deref().unwrap_or("")
+            );
+            if line.is_err() {
+                return Ok(ExitCode::SUCCESS); // the reader went away (e.g. `| head`)
+            }
+        }
+        if (details.len() as i64) < errandless_server::G2P_MAX_PAGE_SIZE {
+            break;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Percent-encodes a query value.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 fn read_entitlements(file: &Path) -> anyhow::Result<Vec<Entitlement>> {

@@ -165,6 +165,11 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
         operator_token: std::env::var("ERRANDLESS_OPERATOR_TOKEN")
             .ok()
             .filter(|t| !t.trim().is_empty()),
+        // The paying member follows its files through the G2P API, scoped to the province.
+        g2p: Some(errandless_server::G2pAccess {
+            payer: crate::pay_cmd::payer(settings).member,
+            tenant: format!("{:02}0000", settings.province),
+        }),
     };
     let exchange = Arc::new(exchange);
     let decider = console_decider(settings, &store, &exchange).await?;

@@ -276,6 +276,53 @@ fn payments_from_the_console(served: &Served, officer: &mut Client, auditor: &mu
         "{}",
         again.body
     );
+
+    // The paying member follows the file through the GovStack G2P API, signed with its key.
+    let msg_id = file
+        .body
+        .split("<MsgId>")
+        .nth(1)
+        .and_then(|rest| rest.split("</MsgId>").next())
+        .expect("the file's MsgId");
+    let server = if served.base.starts_with("http") {
+        served.base.clone()
+    } else {
+        format!("http://{}", served.base)
+    };
+    let follow = |extra: &[&str]| {
+        let mut args = vec!["--data", "data", "pay", "follow", "--server", &server];
+        args.extend(["--batch", msg_id]);
+        args.extend(extra);
+        let out = common::errandless(dir, &args);
+        assert!(out.status.success(), "{}", common::text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let standing = follow(&[]);
+    let transfers = |state: &str| -> u64 {
+        standing
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(state))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {state:?} row in {standing}"))
+    };
+    assert_eq!(transfers("total"), entitled, "{standing}");
+    assert_eq!(transfers("completed"), count("paid"), "{standing}");
+    assert_eq!(transfers("in progress"), count("accepted"), "{standing}");
+    assert_eq!(
+        transfers("failed"),
+        count("to retry") + count("waiting"),
+        "{standing}"
+    );
+    let failed = follow(&["--detail", "--status", "FAILED"]);
+    assert_eq!(
+        failed.lines().count() as u64,
+        transfers("failed"),
+        "{failed}"
+    );
+    assert!(failed.lines().all(|l| l.contains("\tFAILED\t")), "{failed}");
+    let all = follow(&["--detail"]);
+    assert_eq!(all.lines().count() as u64, entitled);
 }
 
 /// Policies simulated and enacted from the console: only by a policy officer, a simulation

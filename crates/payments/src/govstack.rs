@@ -245,6 +245,24 @@ impl BatchStatusUpdate {
     }
 }
 
+/// The context line of what a member signs to query the G2P API.
+const QUERY_CONTEXT: &[u8] = b"errandless g2p query v1\n";
+
+/// The bytes a member signs (Ed25519) to query the G2P API: a context line, then as a JSON
+/// array the client (the member id), the tenant, the correlation id, and the request's path
+/// with its query exactly as sent.
+pub fn query_bytes(
+    client: &str,
+    tenant: &str,
+    correlation_id: &str,
+    path_and_query: &str,
+) -> Vec<u8> {
+    let mut out = QUERY_CONTEXT.to_vec();
+    serde_json::to_writer(&mut out, &[client, tenant, correlation_id, path_and_query])
+        .expect("strings encode as JSON");
+    out
+}
+
 /// The G2P state of a transfer: `COMPLETED` once the bank has paid it, `FAILED` once it was
 /// rejected, `IN_PROGRESS` before (exported, or accepted but not yet settled).
 pub fn g2p_status(status: PaymentStatus) -> &'static str {
@@ -565,7 +583,10 @@ mod tests {
         assert_eq!(details[1].status_detail, "rejected: account closed");
         assert_eq!(details[2].status, "IN_PROGRESS");
         assert_eq!(details[2].completed_at, None);
-        assert_eq!(details[0].completed_at.as_deref(), Some("2026-09-21T14:19:20Z"));
+        assert_eq!(
+            details[0].completed_at.as_deref(),
+            Some("2026-09-21T14:19:20Z")
+        );
         let back: Vec<TransactionDetail> = serde_json::from_value(json).expect("parses");
         assert_eq!(back, details);
         for (g2p, ours) in [

@@ -85,9 +85,8 @@ pub mod xml;
 pub use amount::{AmountError, Fen, MAX_PAYMENT_FEN};
 pub use engine::{
     batch, batch_tally, batch_transfers, batches, entitlements_of, returned, status_counts,
-    AttemptRecord, BatchFile, BatchSummary, BatchTally, BatchTransfer,
-    EntitleReport, EventRecord, ImportReport, Notice, Payer, Payments, Received, StatusCount,
-    Trace, Withdrawal, MAX_ATTEMPTS,
+    AttemptRecord, BatchFile, BatchSummary, BatchTally, BatchTransfer, EntitleReport, EventRecord,
+    ImportReport, Notice, Payer, Payments, Received, StatusCount, Trace, Withdrawal, MAX_ATTEMPTS,
 };
 pub use time::{iso_date, iso_date_time};
 

@@ -44,6 +44,7 @@ pub(crate) fn routes(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi_json))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::g2p::routes())
         .nest_service("/ledger", ledger)
         .with_state(app)
 }
@@ -73,7 +74,7 @@ pub struct ReadBody {
 }
 
 /// The member id named by the client header.
-fn consumer_of(client: &str) -> String {
+pub(crate) fn consumer_of(client: &str) -> String {
     let parts: Vec<&str> = client.split('/').collect();
     match parts.as_slice() {
         [_instance, _class, member, _subsystem] => (*member).to_owned(),
@@ -223,7 +224,14 @@ pub(crate) async fn metrics(State(app): State<Arc<App>>) -> Response {
             PKCE, RFC 7009, RFC 7662, RP-Initiated Logout); /account is citizen registration.",
         license(name = "MIT OR Apache-2.0")
     ),
-    paths(read, tracker::data_usage, healthz, metrics),
+    paths(
+        read,
+        tracker::data_usage,
+        healthz,
+        metrics,
+        crate::g2p::batch_status,
+        crate::g2p::batch_detail
+    ),
     components(schemas(ReadBody, ErrorBody, DataUsage, Reference))
 )]
 struct ApiDoc;

@@ -40,6 +40,7 @@ use errandless_ledger::NoteVerifier;
 mod api;
 mod decider;
 mod error;
+mod g2p;
 mod metrics;
 mod oidc;
 mod passkeys;
@@ -54,6 +55,7 @@ pub use api::{
 pub use decider::{DecideError, Decider, Enacted, Stage};
 pub use errandless_exchange::ReadRequest;
 pub use error::ErrorBody;
+pub use g2p::{G2pAccess, CORRELATION_HEADER, MAX_PAGE_SIZE as G2P_MAX_PAGE_SIZE, TENANT_HEADER};
 pub use oidc::{IdentityService, DEVICE_COOKIE, FLOW_COOKIE, SESSION_COOKIE};
 pub use portal::{PortalError, PORTAL_CLIENT, PORTAL_COOKIE};
 pub use tracker::{data_usage_of, DataUsage, Reference, TrackerError};
@@ -69,6 +71,22 @@ pub struct ServerConfig {
     pub datacenter_dir: PathBuf,
     /// The token that opens the data tracker; `None` disables it.
     pub operator_token: Option<String>,
+    /// Who may follow the payment files through the GovStack G2P API; `None` serves no G2P.
+    pub g2p: Option<g2p::G2pAccess>,
+}
+
+/// Appends one entry of `kind` by `actor`, with `body`, to the ledger.
+pub(crate) async fn record_entry(
+    exchange: &Exchange,
+    kind: &str,
+    actor: &str,
+    body: serde_json::Value,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut entry = errandless_ledger::Entry::new(errandless_ledger::Kind::new(kind)?, actor)?;
+    entry.time = Some(u64::try_from(errandless_identity::now_millis() / 1000).unwrap_or_default());
+    entry.body = body;
+    exchange.append_entries(vec![entry.to_bytes()?]).await?;
+    Ok(())
 }
 
 /// The server's shared state.

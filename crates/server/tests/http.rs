@@ -13,8 +13,8 @@ use errandless_exchange::{
 };
 use errandless_ledger::{Entry, NoteSigner, Receipt, Sequencer, SubjectKey, ALG_ED25519};
 use errandless_server::{
-    DataUsage, ErrorBody, ReadBody, ServerConfig, CLIENT_HEADER, PURPOSE_HEADER,
-    REQUEST_HASH_HEADER, REQUEST_ID_HEADER, SIGNATURE_HEADER,
+    DataUsage, ErrorBody, G2pAccess, ReadBody, ServerConfig, CLIENT_HEADER, CORRELATION_HEADER,
+    PURPOSE_HEADER, REQUEST_HASH_HEADER, REQUEST_ID_HEADER, SIGNATURE_HEADER, TENANT_HEADER,
 };
 use errandless_standards::{DivisionCode, Uscc};
 use errandless_store::testing::for_each_backend;
@@ -23,6 +23,8 @@ use errandless_synth::testing::{pick, province};
 
 const LOG_NAME: &str = "ledger.example.gov/server-test";
 const TOKEN: &str = "operator-secret";
+/// The province's division code, the G2P API's tenant.
+const TENANT: &str = "520000";
 
 fn key(n: u8) -> SigningKey {
     SigningKey::from_bytes(&[n; 32])
@@ -41,6 +43,7 @@ const MEMBERS: [(&str, u8); 4] = [
 
 struct Server {
     base: String,
+    exchange: Arc<Exchange>,
     ledger_dir: tempfile::TempDir,
     inside: String,
     outside: String,
@@ -124,8 +127,13 @@ async fn start(store: Store) -> Server {
         datacenter_dir: ledger_dir.path().join("datacenter"),
         ledger_verifier: log_key().verifier(),
         operator_token: Some(TOKEN.into()),
+        g2p: Some(G2pAccess {
+            payer: "finance".into(),
+            tenant: TENANT.into(),
+        }),
     };
-    let router = errandless_server::router(Arc::new(exchange), config);
+    let exchange = Arc::new(exchange);
+    let router = errandless_server::router(Arc::clone(&exchange), config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
@@ -136,6 +144,7 @@ async fn start(store: Store) -> Server {
     }));
     Server {
         base,
+        exchange,
         ledger_dir,
         inside,
         outside,
@@ -148,6 +157,7 @@ async fn start(store: Store) -> Server {
 struct Reply {
     status: u16,
     hash: Option<String>,
+    correlation: Option<String>,
     body: String,
 }
 
@@ -165,6 +175,7 @@ async fn get(url: String, headers: Vec<(&'static str, String)>) -> Reply {
         Reply {
             status: resp.status(),
             hash: resp.header(REQUEST_HASH_HEADER).map(str::to_owned),
+            correlation: resp.header(CORRELATION_HEADER).map(str::to_owned),
             body: resp.into_string().expect("a text body"),
         }
     })
@@ -439,6 +450,8 @@ async fn reads_over_http_are_signed_refused_with_codes_tracked_and_counted() {
             "/data/myPersonalDataUsage",
             "/metrics",
             "/healthz",
+            "/api/v1/batch",
+            "/api/v1/batch/detail",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");
         }
@@ -451,6 +464,283 @@ async fn reads_over_http_are_signed_refused_with_codes_tracked_and_counted() {
             .await
             .expect("the server task")
             .expect("the server stops cleanly");
+    })
+    .await;
+}
+
+/// A G2P query of `path_and_query` by `member` for `tenant`, signed by `signer`.
+async fn g2p(
+    s: &Server,
+    path_and_query: &str,
+    member: &str,
+    tenant: &str,
+    correlation: &str,
+    signer: &SigningKey,
+) -> Reply {
+    use ed25519_dalek::Signer as _;
+    let client = format!("ERRANDLESS/GOV/{member}/payments");
+    let bytes =
+        errandless_payments::govstack::query_bytes(&client, tenant, correlation, path_and_query);
+    let signature = BASE64.encode(signer.sign(&bytes).to_bytes());
+    get(
+        format!("{}{path_and_query}", s.base),
+        vec![
+            (CLIENT_HEADER, client),
+            (TENANT_HEADER, tenant.to_owned()),
+            (CORRELATION_HEADER, correlation.to_owned()),
+            (SIGNATURE_HEADER, signature),
+        ],
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payer_follows_a_batch_through_the_g2p_api_and_no_one_else_can() {
+    use errandless_payments::govstack::{BatchStatusUpdate, JsonAmount, TransactionDetail};
+    use errandless_payments::xml::{read_pain001, Pain002, Reason, TxStatus};
+    use errandless_payments::{Entitlement, Fen, Payer, Payments};
+    for_each_backend(|store| async move {
+        let mut s = start(store.clone()).await;
+        errandless_payments::migrate(&store)
+            .await
+            .expect("the payment tables");
+        let payments = Payments::new(
+            store.clone(),
+            s.exchange.ledger(),
+            SubjectKey::from_bytes([3; 32]),
+            Payer {
+                member: "finance".into(),
+                ..Payer::default()
+            },
+        );
+        let people: Vec<String> = (0..5)
+            .map(|i| {
+                pick(
+                    "public_security",
+                    &format!(
+                        "SELECT id_number FROM resident ORDER BY id_number LIMIT 1 OFFSET {i}"
+                    ),
+                )
+            })
+            .collect();
+        let entitlements: Vec<Entitlement> = people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Entitlement {
+                policy_id: "freshman-subsidy-2026".into(),
+                period: "2026".into(),
+                subject_id: p.clone(),
+                payee_name: format!("学生{i}"),
+                account: format!("62170{i:014}"),
+                bank: "贵州农村信用社".into(),
+                amount_fen: 500_000 + i as i64,
+                decision_ref: format!("decision-{i}"),
+            })
+            .collect();
+        payments
+            .entitle(&entitlements, 1_000)
+            .await
+            .expect("entitled");
+        let out = s.ledger_dir.path().join("payments");
+        let files = payments
+            .export(&out, 100, 2_000, &mut |_| {})
+            .await
+            .expect("exported");
+        let file = read_pain001(std::io::BufReader::new(
+            std::fs::File::open(&files[0].path).expect("the file"),
+        ))
+        .expect("pain.001");
+        let ids: Vec<String> = file
+            .transfers
+            .iter()
+            .map(|t| t.end_to_end_id.clone())
+            .collect();
+        let status = |i: usize, code: &str, reason: Option<&str>| TxStatus {
+            original_end_to_end_id: ids[i].clone(),
+            status: code.into(),
+            reason: reason.map(|c| Reason {
+                code: c.into(),
+                additional: Some("account closed".into()),
+            }),
+        };
+        let report = Pain002 {
+            msg_id: "BANK-1".into(),
+            created: "2026-11-27T08:00:00Z".into(),
+            original_msg_id: file.msg_id.clone(),
+            original_msg_name_id: "pain.001.001.09".into(),
+            group_status: Some("PART".into()),
+            group_reason: None,
+            original_payment_info_id: None,
+            transactions: vec![
+                status(0, "ACSC", None),
+                status(1, "RJCT", Some("AC04")),
+                status(2, "ACSC", None),
+                status(3, "ACSC", None),
+            ],
+        };
+        payments.import(&report, 3_000).await.expect("imported");
+        let batch = &file.msg_id;
+
+        // The detail, two transfers a page: every transfer once, in the file's order.
+        let size = s.exchange.ledger_size();
+        let mut listed = Vec::new();
+        for page in 0..3 {
+            let r = g2p(
+                &s,
+                &format!("/api/v1/batch/detail?batchId={batch}&pageNo={page}&pageSize=2"),
+                "finance",
+                TENANT,
+                &format!("c-{page}"),
+                &key(3),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.body);
+            assert_eq!(r.correlation.as_deref(), Some(format!("c-{page}").as_str()));
+            let details: Vec<TransactionDetail> =
+                serde_json::from_str(&r.body).expect("G2P details");
+            assert!(!r.body.contains("学生"), "no payee names: {}", r.body);
+            listed.extend(details);
+        }
+        assert_eq!(
+            s.exchange.ledger_size(),
+            size + 3,
+            "each answer is recorded"
+        );
+        let got: Vec<(&str, &str, JsonAmount)> = listed
+            .iter()
+            .map(|d| (d.transaction_id.as_str(), d.status.as_str(), d.amount))
+            .collect();
+        let expected: Vec<(&str, &str, JsonAmount)> = file
+            .transfers
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let status = match i {
+                    1 => "FAILED",
+                    4 => "IN_PROGRESS",
+                    _ => "COMPLETED",
+                };
+                (t.end_to_end_id.as_str(), status, JsonAmount(t.amount))
+            })
+            .collect();
+        assert_eq!(got, expected);
+        assert_eq!(listed[1].error_information.as_deref(), Some("AC04"));
+        assert_eq!(listed[1].status_detail, "rejected: account closed");
+        assert!(listed
+            .iter()
+            .all(|d| d.payer_party_id == Payer::default().account));
+
+        // Filtered by status.
+        let failed = g2p(
+            &s,
+            &format!("/api/v1/batch/detail?batchId={batch}&status=FAILED"),
+            "finance",
+            TENANT,
+            "c-f",
+            &key(3),
+        )
+        .await;
+        let failed: Vec<TransactionDetail> = serde_json::from_str(&failed.body).expect("details");
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].transaction_id, ids[1]);
+
+        // How the batch stands.
+        let r = g2p(
+            &s,
+            &format!("/api/v1/batch?batchId={batch}"),
+            "finance",
+            TENANT,
+            "c-s",
+            &key(3),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        let update: BatchStatusUpdate = serde_json::from_str(&r.body).expect("a status update");
+        assert_eq!(
+            (
+                update.total_transactions,
+                update.completed,
+                update.failed,
+                update.ongoing
+            ),
+            (5, 3, 1, Some(1))
+        );
+        assert_eq!(update.total_amount, JsonAmount(file.control_sum()));
+        assert_eq!(update.failed_amount, JsonAmount(Fen(500_001)));
+        assert_eq!(update.request_id, "c-s");
+
+        // Refusals, each with its status and code; a known member refused is recorded.
+        let detail = format!("/api/v1/batch/detail?batchId={batch}");
+        let size = s.exchange.ledger_size();
+        let r = g2p(&s, &detail, "civil_affairs", TENANT, "c-1", &key(1)).await;
+        assert_eq!((r.status, code_of(&r).as_str()), (403, "not_the_payer"));
+        assert_eq!(
+            s.exchange.ledger_size(),
+            size + 1,
+            "the refusal is recorded"
+        );
+        let r = g2p(&s, &detail, "finance", "110000", "c-2", &key(3)).await;
+        assert_eq!((r.status, code_of(&r).as_str()), (403, "unknown_tenant"));
+        let r = g2p(&s, &detail, "finance", TENANT, "c-3", &key(1)).await;
+        assert_eq!((r.status, code_of(&r).as_str()), (401, "bad_signature"));
+        let r = g2p(&s, &detail, "tourism", TENANT, "c-4", &key(3)).await;
+        assert_eq!((r.status, code_of(&r).as_str()), (401, "unknown_consumer"));
+        let r = g2p(
+            &s,
+            "/api/v1/batch/detail?batchId=ERRANDLESS-000099-00000000",
+            "finance",
+            TENANT,
+            "c-5",
+            &key(3),
+        )
+        .await;
+        assert_eq!((r.status, code_of(&r).as_str()), (404, "unknown_batch"));
+        for (query, code) in [
+            (format!("{detail}&pageSize=0"), "malformed_request"),
+            (format!("{detail}&pageSize=1001"), "malformed_request"),
+            (format!("{detail}&pageNo=-1"), "malformed_request"),
+            (format!("{detail}&pageNo=x"), "malformed_request"),
+            (format!("{detail}&status=DONE"), "unknown_status"),
+            (format!("{detail}&direction=SIDEWAYS"), "malformed_request"),
+            ("/api/v1/batch/detail".to_owned(), "malformed_request"),
+        ] {
+            let r = g2p(&s, &query, "finance", TENANT, "c-6", &key(3)).await;
+            assert_eq!((r.status, code_of(&r).as_str()), (400, code), "{query}");
+        }
+        // A signature over another query does not open this one.
+        let r = get(
+            format!("{}{detail}&pageSize=1", s.base),
+            vec![
+                (CLIENT_HEADER, "finance".to_owned()),
+                (TENANT_HEADER, TENANT.to_owned()),
+                (CORRELATION_HEADER, "c-7".to_owned()),
+                (
+                    SIGNATURE_HEADER,
+                    BASE64.encode(
+                        ed25519_dalek::Signer::sign(
+                            &key(3),
+                            &errandless_payments::govstack::query_bytes(
+                                "finance", TENANT, "c-7", &detail,
+                            ),
+                        )
+                        .to_bytes(),
+                    ),
+                ),
+            ],
+        )
+        .await;
+        assert_eq!((r.status, code_of(&r).as_str()), (401, "bad_signature"));
+        let r = get(format!("{}{detail}", s.base), vec![]).await;
+        assert_eq!((r.status, code_of(&r).as_str()), (400, "malformed_request"));
+
+        if let Some(stop) = s.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut s.task)
+            .await
+            .expect("the server task")
+            .expect("the server stops cleanly");
+        store.close().await;
     })
     .await;
 }

@@ -443,15 +443,8 @@ async fn record_refusal(
     action: &str,
     path: &str,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let mut entry = errandless_ledger::Entry::new(errandless_ledger::Kind::new("refusal")?, actor)?;
-    entry.time = Some(u64::try_from(now_millis() / 1000).unwrap_or_default());
-    entry.body = serde_json::json!({ "action": action, "path": path });
-    portal
-        .app
-        .exchange
-        .append_entries(vec![entry.to_bytes()?])
-        .await?;
-    Ok(())
+    let body = serde_json::json!({ "action": action, "path": path });
+    crate::record_entry(&portal.app.exchange, "refusal", actor, body).await
 }
 
 /// A form whose token or origin is wrong: refused, nothing changed.

@@ -76,6 +76,7 @@ pub async fn start_as(store: Store, scheme: &str, host: &str) -> Idp {
         .verifier(),
         datacenter_dir: ledger.path().join("datacenter"),
         operator_token: None,
+        g2p: None,
     };
 
     let channel = DevelopmentChannel::new(store.clone());
