@@ -69,14 +69,30 @@ pub(crate) struct BatchParams {
     direction: Option<String>,
 }
 
+/// The headers of both endpoints, for the API description (the handlers read them by name).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub(crate) struct G2pHeaders {
+    /// The province's division code.
+    #[param(rename = "Platform-TenantId")]
+    tenant: String,
+    /// The client's id for the request, at most 20 characters; echoed in the answer.
+    #[param(rename = "X-CorrelationID")]
+    correlation: String,
+    /// The paying member: its id, or `INSTANCE/CLASS/MEMBER/SUBSYSTEM`.
+    #[param(rename = "Information-Mediator-Client")]
+    client: String,
+    /// Base64 Ed25519 signature of the member over the query's canonical bytes.
+    #[param(rename = "X-Signature")]
+    signature: String,
+}
+
 /// How a batch stands: its transfers counted and summed as completed, failed and ongoing.
 #[utoipa::path(get, path = "/api/v1/batch", tag = "payments",
     params(
         BatchParams,
-        ("Platform-TenantId" = String, Header, description = "The province's division code"),
-        ("X-CorrelationID" = String, Header, description = "The client's id for the request, at most 20 characters"),
-        ("Information-Mediator-Client" = String, Header, description = "The paying member"),
-        ("X-Signature" = String, Header, description = "Base64 Ed25519 signature of the member over the query's canonical bytes"),
+        G2pHeaders,
     ),
     responses(
         (status = 200, description = "The GovStack G2P batch status update", body = Object),
@@ -108,10 +124,7 @@ pub(crate) async fn batch_status(
 #[utoipa::path(get, path = "/api/v1/batch/detail", tag = "payments",
     params(
         BatchParams,
-        ("Platform-TenantId" = String, Header, description = "The province's division code"),
-        ("X-CorrelationID" = String, Header, description = "The client's id for the request, at most 20 characters"),
-        ("Information-Mediator-Client" = String, Header, description = "The paying member"),
-        ("X-Signature" = String, Header, description = "Base64 Ed25519 signature of the member over the query's canonical bytes"),
+        G2pHeaders,
     ),
     responses(
         (status = 200, description = "GovStack G2P batch details: one item per transfer", body = Vec<Object>),

@@ -153,6 +153,19 @@ async fn start(store: Store) -> Server {
     }
 }
 
+impl Server {
+    /// Stops the server and waits for it to finish.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .expect("the server task")
+            .expect("the server stops cleanly");
+    }
+}
+
 /// A response's status, headers we look at, and body.
 struct Reply {
     status: u16,
@@ -455,15 +468,26 @@ async fn reads_over_http_are_signed_refused_with_codes_tracked_and_counted() {
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} missing");
         }
+        let g2p_params: Vec<&str> = doc["paths"]["/api/v1/batch/detail"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        for name in [
+            "batchId",
+            "pageNo",
+            "pageSize",
+            "status",
+            "Platform-TenantId",
+            "X-CorrelationID",
+            "X-Signature",
+        ] {
+            assert!(g2p_params.contains(&name), "{name} in {g2p_params:?}");
+        }
         assert_eq!(get(format!("{}/healthz", s.base), vec![]).await.status, 200);
 
-        if let Some(stop) = s.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut s.task)
-            .await
-            .expect("the server task")
-            .expect("the server stops cleanly");
+        s.stop().await;
     })
     .await;
 }
@@ -733,13 +757,7 @@ async fn the_payer_follows_a_batch_through_the_g2p_api_and_no_one_else_can() {
         let r = get(format!("{}{detail}", s.base), vec![]).await;
         assert_eq!((r.status, code_of(&r).as_str()), (400, "malformed_request"));
 
-        if let Some(stop) = s.stop.take() {
-            let _ = stop.send(());
-        }
-        (&mut s.task)
-            .await
-            .expect("the server task")
-            .expect("the server stops cleanly");
+        s.stop().await;
         store.close().await;
     })
     .await;
