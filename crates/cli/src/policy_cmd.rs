@@ -10,8 +10,9 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
 use errandless_evaluation::{
-    compile, compile_over, evaluate_latest, latest_snapshots, register_snapshots, run as evaluate,
-    session, simulate, write_conditions, Decision, Evaluator, Keep, SessionContext, Simulation,
+    batch_parts, compile, compile_over, evaluate_latest, latest_snapshots, register_snapshots,
+    run as evaluate, simulate, subject_ranges, write_conditions_split, Decision, Evaluator, Keep,
+    SessionContext, Simulation,
 };
 use errandless_exchange::DATACENTER_DIR;
 use errandless_policy::Policy;
@@ -506,17 +507,15 @@ async fn bench_written_run(
     let out = dir.join(format!("{}.parquet", policy.id));
     let started = Instant::now();
     let plan = compile_over(policy, None, &files)?;
-    let ctx = session();
-    register_snapshots(&ctx, &plan, &files)
-        .await
-        .with_context(|| format!("while reading the snapshots of {}", policy.id))?;
-    let rows = write_conditions(&ctx, &plan, &out)
+    // One file per range of subjects, written at once, as the batch run evaluates.
+    let rows = write_conditions_split(policy, &files, &out)
         .await
         .with_context(|| format!("while writing {}", out.display()))?;
     let took = started.elapsed().as_secs_f64();
     println!(
-        "{}: batch run written to Parquet, {rows} subjects in {took:.3} s",
-        policy.id
+        "{}: batch run written to Parquet ({} ranges of subjects), {rows} subjects in {took:.3} s",
+        policy.id,
+        subject_ranges(&files, batch_parts())?.len()
     );
     let sql = dir.join(format!("{}.sql", policy.id));
     std::fs::write(&sql, format!("{}\n", plan.sql))

@@ -92,7 +92,8 @@ def duckdb_run():
 def same_rows():
     con = duckdb.connect()
     for pid in policy_ids():
-        a = os.path.join(out, "datafusion", pid + ".parquet")
+        # DataFusion writes one file per range of subjects.
+        a = os.path.join(out, "datafusion", pid + ".part-*.parquet")
         b = os.path.join(out, "duckdb", pid + ".parquet")
         summary = "SELECT count(*), count(*) FILTER (WHERE eligible), sum(amount) FROM read_parquet('{}')"
         sa, sb = con.execute(summary.format(a)).fetchone(), con.execute(summary.format(b)).fetchone()

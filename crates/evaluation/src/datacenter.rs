@@ -13,7 +13,9 @@ use errandless_policy::{Policy, Source};
 use errandless_standards::Standard;
 use errandless_store::Store;
 
-use crate::{compile_for, compile_over, register_snapshots, run_recorded, session, Decision, Keep};
+use crate::{
+    compile_for, compile_over, register_snapshots, run_recorded, run_split, session, Decision, Keep,
+};
 use crate::{EvaluationError, Plan};
 
 /// Why a policy could not be evaluated over the data center.
@@ -132,12 +134,19 @@ pub async fn evaluate_latest(
         policy: policy.id.clone(),
         source,
     };
-    let plan = compile_over(policy, subjects, &files).map_err(failed)?;
-    let ctx = session();
-    register_snapshots(&ctx, &plan, &files)
-        .await
-        .map_err(failed)?;
-    let decided = run_recorded(&ctx, &plan, keep).await.map_err(failed)?;
+    let decided = match subjects {
+        // The whole province: one session per range of subjects, on every core.
+        None => run_split(policy, &files, keep).await.map_err(failed)?,
+        // A delta run: a few subjects, one session.
+        Some(_) => {
+            let plan = compile_over(policy, subjects, &files).map_err(failed)?;
+            let ctx = session();
+            register_snapshots(&ctx, &plan, &files)
+                .await
+                .map_err(failed)?;
+            run_recorded(&ctx, &plan, keep).await.map_err(failed)?
+        }
+    };
     Ok(Evaluated {
         snapshots,
         paths: files,

@@ -47,7 +47,9 @@ mod batch;
 mod datacenter;
 mod prepared;
 mod simulation;
-pub use batch::{session, write_conditions};
+pub use batch::{
+    batch_parts, run_split, session, subject_ranges, write_conditions, write_conditions_split,
+};
 pub use datacenter::{evaluate_latest, latest_snapshots, sources_of, DatacenterError, Evaluated};
 pub use datafusion::prelude::SessionContext;
 pub use prepared::Evaluator;
@@ -68,6 +70,8 @@ pub enum EvaluationError {
     SubjectRepeated(String, usize),
     #[error("cannot start the query runtime: {0}")]
     Runtime(std::io::Error),
+    #[error("an evaluation task failed: {0}")]
+    Task(String),
     #[error("the snapshot {file} cannot be read: {reason}")]
     Snapshot { file: String, reason: String },
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 use errandless_evaluation::{
-    compile, compile_for, compile_over, numbered, register_snapshots, run, simulate, Decision,
-    EvaluationError, Evaluator, Plan, SUBJECT_ROW,
+    compile, compile_for, compile_over, numbered, register_snapshots, run, run_split, simulate,
+    subject_ranges, Decision, EvaluationError, Evaluator, Keep, Plan, SUBJECT_ROW,
 };
 use errandless_policy::Policy;
 use errandless_standards::Standard;
@@ -506,4 +506,60 @@ fn numbered_snapshots_are_read_through_each_subjects_first_row() {
     std::fs::write(&bad, b"not parquet").expect("written");
     let err = numbered(&BTreeMap::from([("x.y".to_string(), bad)])).expect_err("unreadable");
     assert!(err.to_string().contains("bad.parquet"), "{err}");
+}
+
+#[test]
+fn a_batch_run_split_by_subject_ranges_decides_as_one_run() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = many_snapshots(dir.path(), small_pages(EnabledStatistics::Page));
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let all = decide(&compile(&policy), &files);
+    // Cut where row groups of the largest file begin, in order, the ranges meeting exactly.
+    let three = subject_ranges(&files, 3).expect("ranges");
+    assert_eq!(three.len(), 3, "{three:?}");
+    assert!(three[0]
+        .as_deref()
+        .is_some_and(|r| r.starts_with("subject < 'S")));
+    assert!(three[2]
+        .as_deref()
+        .is_some_and(|r| r.starts_with("subject >= 'S")));
+    assert_eq!(subject_ranges(&files, 1).expect("ranges"), vec![None]);
+    // A file of one row group cannot be cut.
+    let small = tempfile::tempdir().expect("a temporary directory");
+    let one = snapshots(small.path());
+    assert_eq!(subject_ranges(&one, 2).expect("ranges"), vec![None]);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .expect("a runtime");
+    let split = runtime
+        .block_on(run_split(&policy, &files, Keep::Every))
+        .expect("ran");
+    assert_eq!(split.evaluated, 3000);
+    assert_eq!(split.decisions, all, "the same decisions, in subject order");
+    // Each range alone decides its own subjects and no other.
+    let mut joined = Vec::new();
+    for range in &three {
+        let subjects_in = |d: &Decision| {
+            let s = d.subject.as_str();
+            let bounds: Vec<&str> = range
+                .as_deref()
+                .unwrap_or("")
+                .split('\'')
+                .skip(1)
+                .step_by(2)
+                .collect();
+            match (range.as_deref(), bounds.as_slice()) {
+                (Some(r), [b]) if r.starts_with("subject <") => s < *b,
+                (Some(_), [b]) => s >= *b,
+                (Some(_), [lo, hi]) => s >= *lo && s < *hi,
+                _ => true,
+            }
+        };
+        let expected: Vec<&Decision> = all.iter().filter(|d| subjects_in(d)).collect();
+        assert!(!expected.is_empty(), "{range:?}");
+        joined.extend(expected.into_iter().cloned());
+    }
+    assert_eq!(joined, all, "the ranges cover everyone once");
 }
