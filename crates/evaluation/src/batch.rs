@@ -145,6 +145,30 @@ pub fn subject_ranges<P: AsRef<Path>>(
     Ok(ranges)
 }
 
+/// Runs the future `work` makes on a thread of the blocking pool, with a runtime of its own:
+/// a batch session runs one partition, so each range gets a core whatever runtime the caller
+/// has (the command line's has one thread). Started at once; awaited later.
+fn on_own_thread<T, F, Fut>(
+    work: F,
+) -> impl std::future::Future<Output = Result<T, EvaluationError>>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<T, EvaluationError>>,
+{
+    let task = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(EvaluationError::Runtime)?
+            .block_on(work())
+    });
+    async move {
+        task.await
+            .map_err(|e| EvaluationError::Task(e.to_string()))?
+    }
+}
+
 /// How many ranges a batch run is split into: one per core, at most four.
 pub fn batch_parts() -> usize {
     std::thread::available_parallelism()
@@ -154,8 +178,8 @@ pub fn batch_parts() -> usize {
 }
 
 /// The batch run of `policy` over the snapshot `files` (`dataset` to file): one session per
-/// range of subjects ([`subject_ranges`], [`batch_parts`] of them), run at once on the
-/// runtime's workers, their decisions joined in subject order. The same decisions as one
+/// range of subjects ([`subject_ranges`], [`batch_parts`] of them), run at once on threads of
+/// their own, their decisions joined in subject order. The same decisions as one
 /// session over everyone, in about the time of the largest range.
 pub async fn run_split<P: AsRef<Path>>(
     policy: &errandless_policy::Policy,
@@ -181,7 +205,7 @@ pub async fn run_split<P: AsRef<Path>>(
             let plan = compile_where(policy, range.as_deref(), &numbered);
             let files = Arc::clone(&owned);
             let also: Option<Arc<HashSet<String>>> = also.clone();
-            tokio::spawn(async move {
+            on_own_thread(move || async move {
                 let ctx = session();
                 register_snapshots(&ctx, &plan, &files).await?;
                 let keep = match (mode, also.as_deref()) {
@@ -195,9 +219,7 @@ pub async fn run_split<P: AsRef<Path>>(
         .collect();
     let mut out = Decided::default();
     for task in tasks {
-        let part = task
-            .await
-            .map_err(|e| EvaluationError::Task(e.to_string()))??;
+        let part = task.await?;
         out.evaluated += part.evaluated;
         out.decisions.extend(part.decisions);
     }
@@ -227,7 +249,7 @@ pub async fn write_conditions_split<P: AsRef<Path>>(
             let plan = compile_where(policy, range.as_deref(), &numbered);
             let files = Arc::clone(&owned);
             let out = stem.with_extension(format!("part-{k}.parquet"));
-            tokio::spawn(async move {
+            on_own_thread(move || async move {
                 let ctx = session();
                 register_snapshots(&ctx, &plan, &files).await?;
                 write_conditions(&ctx, &plan, &out).await
@@ -236,9 +258,7 @@ pub async fn write_conditions_split<P: AsRef<Path>>(
         .collect();
     let mut rows = 0;
     for task in tasks {
-        rows += task
-            .await
-            .map_err(|e| EvaluationError::Task(e.to_string()))??;
+        rows += task.await?;
     }
     Ok(rows)
 }

@@ -538,6 +538,15 @@ fn a_batch_run_split_by_subject_ranges_decides_as_one_run() {
         .expect("ran");
     assert_eq!(split.evaluated, 3000);
     assert_eq!(split.decisions, all, "the same decisions, in subject order");
+    // On a one-thread runtime, as the command line's, the ranges still run on their own.
+    let one_thread = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let split = one_thread
+        .block_on(run_split(&policy, &files, Keep::Recorded))
+        .expect("ran");
+    let recorded: Vec<Decision> = all.iter().filter(|d| d.is_recorded()).cloned().collect();
+    assert_eq!(split.decisions, recorded);
     // Each range alone decides its own subjects and no other.
     let mut joined = Vec::new();
     for range in &three {
