@@ -1,8 +1,8 @@
 //! The batch run over the whole province: the session it runs in, and the per-subject rows of
 //! condition results written to Parquet.
 
-use std::collections::{BTreeMap, HashSet};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::config::TableParquetOptions;
@@ -10,7 +10,8 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::{
-    compile_where, numbered, register_snapshots, run_recorded, Decided, EvaluationError, Keep, Plan,
+    compile_where, numbered, read_footer, register_snapshots, run_recorded, Decided,
+    EvaluationError, Keep, Plan,
 };
 
 /// A session for batch runs over the data center's snapshots.
@@ -70,17 +71,9 @@ pub fn subject_ranges<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
     parts: usize,
 ) -> Result<Vec<Option<String>>, EvaluationError> {
-    use datafusion::parquet::file::reader::{FileReader as _, SerializedFileReader};
     let mut largest: Option<Vec<(i64, Option<Vec<u8>>)>> = None;
     for path in files.values() {
-        let path = path.as_ref();
-        let unreadable = |e: String| EvaluationError::Snapshot {
-            file: path.display().to_string(),
-            reason: e,
-        };
-        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        let reader = SerializedFileReader::new(file).map_err(|e| unreadable(e.to_string()))?;
-        let metadata = reader.metadata();
+        let metadata = read_footer(path.as_ref())?;
         let Some(column) = metadata
             .file_metadata()
             .schema_descr()
@@ -177,6 +170,29 @@ pub fn batch_parts() -> usize {
         .clamp(1, 4)
 }
 
+/// What a split batch run needs of its snapshot files: which number their subjects' rows, the
+/// subject ranges, and the files themselves, owned, for the ranges' threads.
+struct Split {
+    numbered: BTreeSet<String>,
+    ranges: Vec<Option<String>>,
+    files: Arc<BTreeMap<String, PathBuf>>,
+}
+
+impl Split {
+    fn of<P: AsRef<Path>>(files: &BTreeMap<String, P>) -> Result<Split, EvaluationError> {
+        Ok(Split {
+            numbered: numbered(files)?,
+            ranges: subject_ranges(files, batch_parts())?,
+            files: Arc::new(
+                files
+                    .iter()
+                    .map(|(d, p)| (d.clone(), p.as_ref().to_owned()))
+                    .collect(),
+            ),
+        })
+    }
+}
+
 /// The batch run of `policy` over the snapshot `files` (`dataset` to file): one session per
 /// range of subjects ([`subject_ranges`], [`batch_parts`] of them), run at once on threads of
 /// their own, their decisions joined in subject order. The same decisions as one
@@ -186,13 +202,11 @@ pub async fn run_split<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
     keep: Keep<'_>,
 ) -> Result<Decided, EvaluationError> {
-    let numbered = numbered(files)?;
-    let ranges = subject_ranges(files, batch_parts())?;
-    let owned: BTreeMap<String, std::path::PathBuf> = files
-        .iter()
-        .map(|(d, p)| (d.clone(), p.as_ref().to_owned()))
-        .collect();
-    let owned = Arc::new(owned);
+    let Split {
+        numbered,
+        ranges,
+        files: owned,
+    } = Split::of(files)?;
     // Each range's task keeps what `keep` asks for; `RecordedAnd`'s set is shared.
     let (mode, also) = match keep {
         Keep::Every => (0, None),
@@ -233,14 +247,11 @@ pub async fn write_conditions_split<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
     path: &Path,
 ) -> Result<u64, EvaluationError> {
-    let numbered = numbered(files)?;
-    let ranges = subject_ranges(files, batch_parts())?;
-    let owned: Arc<BTreeMap<String, std::path::PathBuf>> = Arc::new(
-        files
-            .iter()
-            .map(|(d, p)| (d.clone(), p.as_ref().to_owned()))
-            .collect(),
-    );
+    let Split {
+        numbered,
+        ranges,
+        files: owned,
+    } = Split::of(files)?;
     let stem = path.with_extension("");
     let tasks: Vec<_> = ranges
         .iter()

@@ -147,22 +147,29 @@ pub fn compile_over<P: AsRef<Path>>(
 pub fn numbered<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
 ) -> Result<BTreeSet<String>, EvaluationError> {
-    use datafusion::parquet::file::reader::{FileReader as _, SerializedFileReader};
     let mut out = BTreeSet::new();
     for (dataset, path) in files {
-        let path = path.as_ref();
-        let unreadable = |e: String| EvaluationError::Snapshot {
-            file: path.display().to_string(),
-            reason: e,
-        };
-        let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        let reader = SerializedFileReader::new(file).map_err(|e| unreadable(e.to_string()))?;
-        let schema = reader.metadata().file_metadata().schema_descr();
+        let footer = read_footer(path.as_ref())?;
+        let schema = footer.file_metadata().schema_descr();
         if schema.columns().iter().any(|c| c.name() == SUBJECT_ROW) {
             out.insert(dataset.clone());
         }
     }
     Ok(out)
+}
+
+/// The Parquet metadata of a snapshot file, or an error that names the file.
+fn read_footer(
+    path: &Path,
+) -> Result<datafusion::parquet::file::metadata::ParquetMetaData, EvaluationError> {
+    let unreadable = |reason: String| EvaluationError::Snapshot {
+        file: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    datafusion::parquet::file::metadata::ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .map_err(|e| unreadable(e.to_string()))
 }
 
 /// The condition on `subject` that limits a run to `subjects`.
