@@ -11,7 +11,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -101,16 +102,7 @@ pub(crate) struct G2pHeaders {
         (status = 403, description = "not_the_payer, unknown_tenant", body = crate::error::ErrorBody),
         (status = 404, description = "g2p_not_served, unknown_batch", body = crate::error::ErrorBody),
     ))]
-pub(crate) async fn batch_status(
-    State(app): State<Arc<App>>,
-    uri: Uri,
-    query: Result<Query<BatchParams>, axum::extract::rejection::QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let asked = match authorised(&app, &uri, query, &headers).await {
-        Ok(asked) => asked,
-        Err(e) => return e.into_response(),
-    };
+pub(crate) async fn batch_status(State(app): State<Arc<App>>, asked: Asked) -> Response {
     let store = app.exchange.store();
     let tally = match errandless_payments::batch_tally(store, &asked.batch.msg_id).await {
         Ok(tally) => tally,
@@ -133,16 +125,7 @@ pub(crate) async fn batch_status(
         (status = 403, description = "not_the_payer, unknown_tenant", body = crate::error::ErrorBody),
         (status = 404, description = "g2p_not_served, unknown_batch", body = crate::error::ErrorBody),
     ))]
-pub(crate) async fn batch_detail(
-    State(app): State<Arc<App>>,
-    uri: Uri,
-    query: Result<Query<BatchParams>, axum::extract::rejection::QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let asked = match authorised(&app, &uri, query, &headers).await {
-        Ok(asked) => asked,
-        Err(e) => return e.into_response(),
-    };
+pub(crate) async fn batch_detail(State(app): State<Arc<App>>, asked: Asked) -> Response {
     let params = &asked.params;
     let page_size = params.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
     if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
@@ -210,12 +193,23 @@ pub(crate) async fn batch_detail(
     answered(Json(details).into_response(), &asked.correlation)
 }
 
-/// A request that passed every check.
-struct Asked {
+/// A request that passed every check ([`authorised`]): what both handlers start from.
+pub(crate) struct Asked {
     member: String,
     correlation: String,
     params: BatchParams,
     batch: BatchSummary,
+}
+
+impl FromRequestParts<Arc<App>> for Asked {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Response> {
+        let query = Query::<BatchParams>::from_request_parts(parts, app).await;
+        authorised(app, &parts.uri, query, &parts.headers)
+            .await
+            .map_err(IntoResponse::into_response)
+    }
 }
 
 /// The checks both endpoints make, in order: the API is served, the query parses, the
