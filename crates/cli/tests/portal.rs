@@ -172,14 +172,26 @@ fn payments_from_the_console(served: &Served, officer: &mut Client, auditor: &mu
         403
     );
 
+    // What the export takes: December's new entitlements, and any the demo bank turned back
+    // for a retry (its faults are seeded by the file's random MsgId).
+    let page = officer.get("/console/payments");
+    let pending: u64 = page
+        .body
+        .split("<td>To be paid</td><td>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no pending row in {}", page.body));
+    assert!(
+        pending >= entitled,
+        "{pending} pending, {entitled} entitled"
+    );
     let exported = officer.post("/console/payments/export", &[("csrf", &csrf)]);
     assert_eq!(exported.status, 200, "{}", exported.body);
     small(&exported.body, "the payments page");
     assert!(
-        exported
-            .body
-            .contains(&format!("with {entitled} transfers")),
-        "{}",
+        exported.body.contains(&format!("with {pending} transfers")),
+        "{pending} pending: {}",
         exported.body
     );
     let link = exported
@@ -262,7 +274,7 @@ fn payments_from_the_console(served: &Served, officer: &mut Client, auditor: &mu
     };
     assert_eq!(
         count("paid") + count("accepted") + count("to retry") + count("waiting"),
-        entitled,
+        pending,
         "every transfer settled one way: {notice}"
     );
     assert!(count("paid") > 0, "{notice}");
@@ -306,7 +318,7 @@ fn payments_from_the_console(served: &Served, officer: &mut Client, auditor: &mu
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("no {state:?} row in {standing}"))
     };
-    assert_eq!(transfers("total"), entitled, "{standing}");
+    assert_eq!(transfers("total"), pending, "{standing}");
     assert_eq!(transfers("completed"), count("paid"), "{standing}");
     assert_eq!(transfers("in progress"), count("accepted"), "{standing}");
     assert_eq!(
@@ -322,7 +334,7 @@ fn payments_from_the_console(served: &Served, officer: &mut Client, auditor: &mu
     );
     assert!(failed.lines().all(|l| l.contains("\tFAILED\t")), "{failed}");
     let all = follow(&["--detail"]);
-    assert_eq!(all.lines().count() as u64, entitled);
+    assert_eq!(all.lines().count() as u64, pending);
 }
 
 /// Policies simulated and enacted from the console: only by a policy officer, a simulation
