@@ -100,6 +100,8 @@ const ROW_GROUP_ROWS: usize = 262_144;
 const DELTA_ROW_GROUP_ROWS: usize = 65_536;
 /// Rows per data page of a snapshot.
 const PAGE_ROWS: usize = 8_192;
+/// Most bytes of a column chunk's dictionary page; beyond it the column is written plain.
+const DICTIONARY_BYTES: usize = 64 * 1024;
 
 /// A snapshot's identity: the SHA-256 of its Parquet file's bytes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -973,6 +975,11 @@ fn writer_properties(row_group_rows: usize) -> WriterProperties {
         // Pages of 8,192 rows, indexed: a single-subject evaluation decompresses one small
         // page per column instead of a megabyte.
         .set_data_page_row_count_limit(PAGE_ROWS)
+        // A page cannot be read without its column chunk's dictionary: a small one keeps a
+        // single-subject read small in a province of millions, where a column of names would
+        // otherwise carry a dictionary of up to a megabyte per row group. Columns of few
+        // values (sex, division codes) still fit in it.
+        .set_dictionary_page_size_limit(DICTIONARY_BYTES)
         .set_column_dictionary_enabled(ColumnPath::from("subject"), false)
         .set_column_dictionary_enabled(ColumnPath::from("row_hash"), false)
         .build()
@@ -1671,6 +1678,49 @@ mod tests {
     use super::*;
     use crate::grant::Terms;
     use crate::purpose::{LegalBasis, Purpose};
+
+    #[test]
+    fn a_column_of_many_values_carries_a_small_dictionary_and_a_few_values_a_full_one() {
+        // 262,144 rows: names nearly all distinct, and a sex code of two values.
+        let rows = ROW_GROUP_ROWS;
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("name", DataType::Utf8, false),
+            Field::new("sex", DataType::Utf8, false),
+        ]));
+        let names = StringArray::from_iter_values((0..rows).map(|i| format!("姓名{i:07}")));
+        let sexes = StringArray::from_iter_values((0..rows).map(|i| ["1", "2"][i % 2]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(names) as ArrayRef, Arc::new(sexes) as ArrayRef],
+        )
+        .expect("a batch");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let path = dir.path().join("s.parquet");
+        let file = File::create(&path).expect("created");
+        let mut writer =
+            ArrowWriter::try_new(file, schema, Some(writer_properties(rows))).expect("a writer");
+        writer.write(&batch).expect("written");
+        writer.close().expect("closed");
+        let metadata = parquet::file::metadata::ParquetMetaDataReader::new()
+            .parse_and_finish(&File::open(&path).expect("opened"))
+            .expect("metadata");
+        let group = metadata.row_group(0);
+        let dictionary = |c: usize| {
+            let chunk = group.column(c);
+            chunk
+                .dictionary_page_offset()
+                .map(|start| chunk.data_page_offset() - start)
+        };
+        let names_dictionary = dictionary(0).expect("a dictionary page, abandoned when full");
+        assert!(
+            names_dictionary <= DICTIONARY_BYTES as i64 + 1024,
+            "the names' dictionary takes {names_dictionary} bytes"
+        );
+        assert!(
+            dictionary(1).is_some_and(|d| d < 1024),
+            "sex stays dictionary-encoded"
+        );
+    }
 
     #[test]
     fn templated_entries_are_the_canonical_encoding() {
