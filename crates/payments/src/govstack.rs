@@ -370,15 +370,11 @@ impl BatchStatusUpdate {
             result_generated_at: iso_date_time(now),
             note: String::new(),
         };
-        let mut failed_reasons = 0;
         for t in tally {
             let n = u64::try_from(t.transfers).unwrap_or(0);
             let (count, sum) = match g2p_status(t.status) {
                 "COMPLETED" => (&mut u.completed, &mut u.completed_amount),
-                "FAILED" => {
-                    failed_reasons += n;
-                    (&mut u.failed, &mut u.failed_amount)
-                }
+                "FAILED" => (&mut u.failed, &mut u.failed_amount),
                 _ => (u.ongoing.get_or_insert(0), &mut u.ongoing_amount),
             };
             *count += n;
@@ -387,9 +383,10 @@ impl BatchStatusUpdate {
             u.total_amount.0 .0 += t.amount.0;
         }
         u.note = format!(
-            "{} of {} transfers settled; {failed_reasons} rejected by the bank",
+            "{} of {} transfers settled; {} rejected by the bank",
             u.completed + u.failed,
-            u.total_transactions
+            u.total_transactions,
+            u.failed
         );
         u
     }

@@ -228,8 +228,8 @@ async fn authorised(
             "this server has no paying member configured",
         ));
     };
-    let Query(params) =
-        query.map_err(|e| refusal(StatusCode::BAD_REQUEST, "malformed_request", e.body_text()))?;
+    let Query(params) = query
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", e.body_text()))?;
     let text = |name: &str| {
         headers
             .get(name)
@@ -249,7 +249,7 @@ async fn authorised(
         (CORRELATION_HEADER, &correlation, 20),
     ] {
         if value.is_empty() || value.chars().count() > max {
-            return Err(refusal(
+            return Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "malformed_request",
                 format!("the {name} header is required, at most {max} characters"),
@@ -262,9 +262,9 @@ async fn authorised(
         .members()
         .get(&member)
         .await
-        .map_err(|e| refusal(StatusCode::SERVICE_UNAVAILABLE, "database", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database", e.to_string()))?
         .ok_or_else(|| {
-            refusal(
+            ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unknown_consumer",
                 format!("no member {member:?}"),
@@ -285,7 +285,7 @@ async fn authorised(
                 .is_ok()
         });
     if !signed {
-        return Err(refusal(
+        return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "bad_signature",
             "X-Signature is not the member's signature over this query",
@@ -309,11 +309,11 @@ async fn authorised(
         if let Err(e) = crate::record_entry(&app.exchange, "refusal", &member, body).await {
             tracing::error!(error = %e, "a G2P refusal could not be recorded in the ledger");
         }
-        return Err(refusal(StatusCode::FORBIDDEN, code, message));
+        return Err(ApiError::new(StatusCode::FORBIDDEN, code, message));
     }
     let batch_id = params.batch_id.clone().unwrap_or_default();
     if batch_id.is_empty() || batch_id.chars().count() > 50 {
-        return Err(refusal(
+        return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "malformed_request",
             "batchId is required, at most 50 characters",
@@ -321,9 +321,9 @@ async fn authorised(
     }
     let batch = errandless_payments::batch(app.exchange.store(), &batch_id)
         .await
-        .map_err(|e| refusal(StatusCode::SERVICE_UNAVAILABLE, "database", e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database", e.to_string()))?
         .ok_or_else(|| {
-            refusal(
+            ApiError::new(
                 StatusCode::NOT_FOUND,
                 "unknown_batch",
                 format!("no payment file has MsgId {batch_id:?}"),
@@ -337,17 +337,13 @@ async fn authorised(
     })
 }
 
-fn refusal(status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
-    ApiError::new(status, code, message)
-}
-
 fn malformed(message: String) -> Response {
-    refusal(StatusCode::BAD_REQUEST, "malformed_request", message).into_response()
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_request", message).into_response()
 }
 
 fn unavailable(e: PaymentsError) -> Response {
     tracing::error!(error = %e, "the payment tables could not be read");
-    refusal(
+    ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "database",
         "the payment tables could not be read",
