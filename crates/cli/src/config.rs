@@ -80,6 +80,11 @@ pub struct Settings {
 pub const DEFAULT_DATA: &str = "errandless-data";
 
 impl Settings {
+    /// The province's 6-digit division code, e.g. `520000`: the G2P API's tenant.
+    pub fn province_division(&self) -> String {
+        format!("{:02}0000", self.province)
+    }
+
     /// Where the platform store lives: the configured URL, or `<data>/platform.sqlite`.
     pub fn store_location(&self) -> String {
         self.store_url

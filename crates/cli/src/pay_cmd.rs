@@ -317,6 +317,11 @@ pub fn run(cmd: PayCommand, settings: &Settings) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Text as one value of a URL's query.
+fn query_value(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// `errandless pay follow`: the G2P status of a batch, or its transfers page by page.
 fn follow(
     settings: &Settings,
@@ -330,9 +335,9 @@ fn follow(
     let key_file = crate::member_cmd::default_key_file(&settings.data, &member);
     let key = crate::member_cmd::read_key_file(&key_file)
         .with_context(|| format!("the G2P API is asked as the paying member {member}"))?;
-    let tenant = format!("{:02}0000", settings.province);
+    let tenant = settings.province_division();
     let server = server.trim_end_matches('/');
-    let batch_id = urlencode(batch);
+    let batch_id = query_value(batch);
     let ask = |path_and_query: &str, correlation: &str| -> anyhow::Result<String> {
         use ed25519_dalek::Signer as _;
         let bytes = errandless_payments::govstack::query_bytes(
@@ -385,7 +390,7 @@ fn follow(
         return Ok(ExitCode::SUCCESS);
     }
     let filter = status
-        .map(|s| format!("&status={}", urlencode(s)))
+        .map(|s| format!("&status={}", query_value(s)))
         .unwrap_or_default();
     let mut out = std::io::stdout().lock();
     for page in 0.. {
@@ -418,18 +423,6 @@ fn follow(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Percent-encodes a query value.
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn read_entitlements(file: &Path) -> anyhow::Result<Vec<Entitlement>> {

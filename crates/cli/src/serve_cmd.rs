@@ -168,7 +168,7 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
         // The paying member follows its files through the G2P API, scoped to the province.
         g2p: Some(errandless_server::G2pAccess {
             payer: crate::pay_cmd::payer(settings).member,
-            tenant: format!("{:02}0000", settings.province),
+            tenant: settings.province_division(),
         }),
     };
     let exchange = Arc::new(exchange);
