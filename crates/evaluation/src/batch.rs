@@ -2,15 +2,17 @@
 //! condition results written to Parquet.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::config::TableParquetOptions;
 use datafusion::dataframe::DataFrameWriteOptions;
+use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
 use crate::{
-    compile_where, numbered, read_footer, register_snapshots, run_recorded, Decided,
+    compile_where, has_subject_row, read_footer, register_snapshots, run_recorded, Decided,
     EvaluationError, Keep, Plan,
 };
 
@@ -71,9 +73,17 @@ pub fn subject_ranges<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
     parts: usize,
 ) -> Result<Vec<Option<String>>, EvaluationError> {
+    let footers = files
+        .values()
+        .map(|p| read_footer(p.as_ref()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ranges_of(&footers, parts))
+}
+
+/// [`subject_ranges`] from the files' footers.
+fn ranges_of(footers: &[ParquetMetaData], parts: usize) -> Vec<Option<String>> {
     let mut largest: Option<Vec<(i64, Option<Vec<u8>>)>> = None;
-    for path in files.values() {
-        let metadata = read_footer(path.as_ref())?;
+    for metadata in footers {
         let Some(column) = metadata
             .file_metadata()
             .schema_descr()
@@ -109,7 +119,7 @@ pub fn subject_ranges<P: AsRef<Path>>(
     for (rows, min) in &groups {
         if k < parts && start > 0 && start * parts as i64 >= total * k as i64 {
             let Some(cut) = min.as_deref().and_then(|m| std::str::from_utf8(m).ok()) else {
-                return Ok(vec![None]);
+                return vec![None];
             };
             if cuts.last().is_none_or(|last| last.as_str() < cut) {
                 cuts.push(cut.to_owned());
@@ -119,7 +129,7 @@ pub fn subject_ranges<P: AsRef<Path>>(
         start += rows;
     }
     if cuts.is_empty() {
-        return Ok(vec![None]);
+        return vec![None];
     }
     let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let mut ranges = Vec::with_capacity(cuts.len() + 1);
@@ -135,7 +145,7 @@ pub fn subject_ranges<P: AsRef<Path>>(
         "subject >= {}",
         literal(cuts.last().expect("not empty"))
     )));
-    Ok(ranges)
+    ranges
 }
 
 /// Runs the future `work` makes on a thread of the blocking pool, with a runtime of its own:
@@ -170,8 +180,9 @@ pub fn batch_parts() -> usize {
         .clamp(1, 4)
 }
 
-/// What a split batch run needs of its snapshot files: which number their subjects' rows, the
-/// subject ranges, and the files themselves, owned, for the ranges' threads.
+/// A batch run split by subject ranges: which snapshot files number their subjects' rows, the
+/// ranges, and the files themselves, owned, for the ranges' threads. Each file's footer is
+/// read once.
 struct Split {
     numbered: BTreeSet<String>,
     ranges: Vec<Option<String>>,
@@ -180,9 +191,18 @@ struct Split {
 
 impl Split {
     fn of<P: AsRef<Path>>(files: &BTreeMap<String, P>) -> Result<Split, EvaluationError> {
+        let mut numbered = BTreeSet::new();
+        let mut footers = Vec::with_capacity(files.len());
+        for (dataset, path) in files {
+            let footer = read_footer(path.as_ref())?;
+            if has_subject_row(&footer) {
+                numbered.insert(dataset.clone());
+            }
+            footers.push(footer);
+        }
         Ok(Split {
-            numbered: numbered(files)?,
-            ranges: subject_ranges(files, batch_parts())?,
+            numbered,
+            ranges: ranges_of(&footers, batch_parts()),
             files: Arc::new(
                 files
                     .iter()
@@ -190,6 +210,66 @@ impl Split {
                     .collect(),
             ),
         })
+    }
+
+    /// Runs `policy` over each range at once, each in a batch session of its own with the
+    /// snapshots registered, handing the session and the range's plan to the work
+    /// `per_range(k)` makes for range `k`. The results, in range order.
+    async fn run_each<T, W, Fut>(
+        &self,
+        policy: &errandless_policy::Policy,
+        per_range: impl Fn(usize) -> W,
+    ) -> Result<Vec<T>, EvaluationError>
+    where
+        T: Send + 'static,
+        W: FnOnce(SessionContext, Plan) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T, EvaluationError>>,
+    {
+        let tasks: Vec<_> = self
+            .ranges
+            .iter()
+            .enumerate()
+            .map(|(k, range)| {
+                let plan = compile_where(policy, range.as_deref(), &self.numbered);
+                let files = Arc::clone(&self.files);
+                let work = per_range(k);
+                on_own_thread(move || async move {
+                    let ctx = session();
+                    register_snapshots(&ctx, &plan, &files).await?;
+                    work(ctx, plan).await
+                })
+            })
+            .collect();
+        let mut out = Vec::with_capacity(tasks.len());
+        for task in tasks {
+            out.push(task.await?);
+        }
+        Ok(out)
+    }
+}
+
+/// [`Keep`] owned, to hand to the ranges' threads: `RecordedAnd`'s set is shared.
+enum KeepOwned {
+    Every,
+    Recorded,
+    RecordedAnd(Arc<HashSet<String>>),
+}
+
+impl KeepOwned {
+    fn of(keep: Keep<'_>) -> KeepOwned {
+        match keep {
+            Keep::Every => KeepOwned::Every,
+            Keep::Recorded => KeepOwned::Recorded,
+            Keep::RecordedAnd(set) => KeepOwned::RecordedAnd(Arc::new(set.clone())),
+        }
+    }
+
+    fn as_keep(&self) -> Keep<'_> {
+        match self {
+            KeepOwned::Every => Keep::Every,
+            KeepOwned::Recorded => Keep::Recorded,
+            KeepOwned::RecordedAnd(set) => Keep::RecordedAnd(set),
+        }
     }
 }
 
@@ -202,38 +282,15 @@ pub async fn run_split<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
     keep: Keep<'_>,
 ) -> Result<Decided, EvaluationError> {
-    let Split {
-        numbered,
-        ranges,
-        files: owned,
-    } = Split::of(files)?;
-    // Each range's task keeps what `keep` asks for; `RecordedAnd`'s set is shared.
-    let (mode, also) = match keep {
-        Keep::Every => (0, None),
-        Keep::Recorded => (1, None),
-        Keep::RecordedAnd(set) => (2, Some(Arc::new(set.clone()))),
-    };
-    let tasks: Vec<_> = ranges
-        .iter()
-        .map(|range| {
-            let plan = compile_where(policy, range.as_deref(), &numbered);
-            let files = Arc::clone(&owned);
-            let also: Option<Arc<HashSet<String>>> = also.clone();
-            on_own_thread(move || async move {
-                let ctx = session();
-                register_snapshots(&ctx, &plan, &files).await?;
-                let keep = match (mode, also.as_deref()) {
-                    (0, _) => Keep::Every,
-                    (_, Some(set)) => Keep::RecordedAnd(set),
-                    _ => Keep::Recorded,
-                };
-                run_recorded(&ctx, &plan, keep).await
-            })
+    let keep = Arc::new(KeepOwned::of(keep));
+    let parts = Split::of(files)?
+        .run_each(policy, |_| {
+            let keep = Arc::clone(&keep);
+            move |ctx, plan| async move { run_recorded(&ctx, &plan, keep.as_keep()).await }
         })
-        .collect();
+        .await?;
     let mut out = Decided::default();
-    for task in tasks {
-        let part = task.await?;
+    for part in parts {
         out.evaluated += part.evaluated;
         out.decisions.extend(part.decisions);
     }
@@ -247,29 +304,12 @@ pub async fn write_conditions_split<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
     path: &Path,
 ) -> Result<u64, EvaluationError> {
-    let Split {
-        numbered,
-        ranges,
-        files: owned,
-    } = Split::of(files)?;
     let stem = path.with_extension("");
-    let tasks: Vec<_> = ranges
-        .iter()
-        .enumerate()
-        .map(|(k, range)| {
-            let plan = compile_where(policy, range.as_deref(), &numbered);
-            let files = Arc::clone(&owned);
+    let rows = Split::of(files)?
+        .run_each(policy, |k| {
             let out = stem.with_extension(format!("part-{k}.parquet"));
-            on_own_thread(move || async move {
-                let ctx = session();
-                register_snapshots(&ctx, &plan, &files).await?;
-                write_conditions(&ctx, &plan, &out).await
-            })
+            move |ctx, plan| async move { write_conditions(&ctx, &plan, &out).await }
         })
-        .collect();
-    let mut rows = 0;
-    for task in tasks {
-        rows += task.await?;
-    }
-    Ok(rows)
+        .await?;
+    Ok(rows.into_iter().sum())
 }

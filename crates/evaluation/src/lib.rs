@@ -149,13 +149,17 @@ pub fn numbered<P: AsRef<Path>>(
 ) -> Result<BTreeSet<String>, EvaluationError> {
     let mut out = BTreeSet::new();
     for (dataset, path) in files {
-        let footer = read_footer(path.as_ref())?;
-        let schema = footer.file_metadata().schema_descr();
-        if schema.columns().iter().any(|c| c.name() == SUBJECT_ROW) {
+        if has_subject_row(&read_footer(path.as_ref())?) {
             out.insert(dataset.clone());
         }
     }
     Ok(out)
+}
+
+/// Whether a snapshot numbers its subjects' rows ([`SUBJECT_ROW`]).
+fn has_subject_row(footer: &datafusion::parquet::file::metadata::ParquetMetaData) -> bool {
+    let schema = footer.file_metadata().schema_descr();
+    schema.columns().iter().any(|c| c.name() == SUBJECT_ROW)
 }
 
 /// The Parquet metadata of a snapshot file, or an error that names the file.
