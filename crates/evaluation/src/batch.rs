@@ -11,9 +11,10 @@ use datafusion::dataframe::DataFrameWriteOptions;
 use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
+use crate::merged::{MergedRows, SubjectRange};
 use crate::{
-    compile_where, has_subject_row, read_footer, register_snapshots, run_recorded, Decided,
-    EvaluationError, Keep, Plan,
+    compile_merged, compile_where, has_subject_row, read_footer, register_snapshots, run_recorded,
+    Decided, EvaluationError, Keep, Plan,
 };
 
 /// A session for batch runs over the data center's snapshots.
@@ -77,11 +78,14 @@ pub fn subject_ranges<P: AsRef<Path>>(
         .values()
         .map(|p| read_footer(p.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ranges_of(&footers, parts))
+    Ok(ranges_of(&footers, parts)
+        .iter()
+        .map(SubjectRange::sql)
+        .collect())
 }
 
 /// [`subject_ranges`] from the files' footers.
-fn ranges_of(footers: &[ParquetMetaData], parts: usize) -> Vec<Option<String>> {
+fn ranges_of(footers: &[ParquetMetaData], parts: usize) -> Vec<SubjectRange> {
     let mut largest: Option<Vec<(i64, Option<Vec<u8>>)>> = None;
     for metadata in footers {
         let Some(column) = metadata
@@ -119,7 +123,7 @@ fn ranges_of(footers: &[ParquetMetaData], parts: usize) -> Vec<Option<String>> {
     for (rows, min) in &groups {
         if k < parts && start > 0 && start * parts as i64 >= total * k as i64 {
             let Some(cut) = min.as_deref().and_then(|m| std::str::from_utf8(m).ok()) else {
-                return vec![None];
+                return vec![SubjectRange::default()];
             };
             if cuts.last().is_none_or(|last| last.as_str() < cut) {
                 cuts.push(cut.to_owned());
@@ -128,23 +132,16 @@ fn ranges_of(footers: &[ParquetMetaData], parts: usize) -> Vec<Option<String>> {
         }
         start += rows;
     }
-    if cuts.is_empty() {
-        return vec![None];
-    }
-    let literal = |s: &str| format!("'{}'", s.replace('\'', "''"));
     let mut ranges = Vec::with_capacity(cuts.len() + 1);
-    ranges.push(Some(format!("subject < {}", literal(&cuts[0]))));
-    for pair in cuts.windows(2) {
-        ranges.push(Some(format!(
-            "subject >= {} AND subject < {}",
-            literal(&pair[0]),
-            literal(&pair[1])
-        )));
+    let mut from = None;
+    for cut in cuts {
+        ranges.push(SubjectRange {
+            from: from.take(),
+            to: Some(cut.clone()),
+        });
+        from = Some(cut);
     }
-    ranges.push(Some(format!(
-        "subject >= {}",
-        literal(cuts.last().expect("not empty"))
-    )));
+    ranges.push(SubjectRange { from, to: None });
     ranges
 }
 
@@ -185,12 +182,15 @@ pub fn batch_parts() -> usize {
 /// read once.
 struct Split {
     numbered: BTreeSet<String>,
-    ranges: Vec<Option<String>>,
+    ranges: Vec<SubjectRange>,
     files: Arc<BTreeMap<String, PathBuf>>,
 }
 
 impl Split {
-    fn of<P: AsRef<Path>>(files: &BTreeMap<String, P>) -> Result<Split, EvaluationError> {
+    fn of<P: AsRef<Path>>(
+        files: &BTreeMap<String, P>,
+        parts: usize,
+    ) -> Result<Split, EvaluationError> {
         let mut numbered = BTreeSet::new();
         let mut footers = Vec::with_capacity(files.len());
         for (dataset, path) in files {
@@ -202,7 +202,7 @@ impl Split {
         }
         Ok(Split {
             numbered,
-            ranges: ranges_of(&footers, batch_parts()),
+            ranges: ranges_of(&footers, parts),
             files: Arc::new(
                 files
                     .iter()
@@ -213,7 +213,8 @@ impl Split {
     }
 
     /// Runs `policy` over each range at once, each in a batch session of its own with the
-    /// snapshots registered, handing the session and the range's plan to the work
+    /// snapshots registered (merged, [`MergedRows`], when every file numbers its rows, and
+    /// the plan [`compile_merged`]'s), handing the session and the range's plan to the work
     /// `per_range(k)` makes for range `k`. The results, in range order.
     async fn run_each<T, W, Fut>(
         &self,
@@ -230,12 +231,20 @@ impl Split {
             .iter()
             .enumerate()
             .map(|(k, range)| {
-                let plan = compile_where(policy, range.as_deref(), &self.numbered);
+                let merged = MergedRows::open(policy, &self.files, range.clone());
+                let unmerged = compile_where(policy, range.sql().as_deref(), &self.numbered);
+                let plan = match merged {
+                    Ok(Some(_)) => compile_merged(policy),
+                    _ => unmerged.clone(),
+                };
                 let files = Arc::clone(&self.files);
                 let work = per_range(k);
                 on_own_thread(move || async move {
                     let ctx = session();
-                    register_snapshots(&ctx, &plan, &files).await?;
+                    match merged? {
+                        Some(rows) => rows.register(&ctx)?,
+                        None => register_snapshots(&ctx, &unmerged, &files).await?,
+                    }
                     work(ctx, plan).await
                 })
             })
@@ -276,14 +285,26 @@ impl KeepOwned {
 /// The batch run of `policy` over the snapshot `files` (`dataset` to file): one session per
 /// range of subjects ([`subject_ranges`], [`batch_parts`] of them), run at once on threads of
 /// their own, their decisions joined in subject order. The same decisions as one
-/// session over everyone, in about the time of the largest range.
+/// session over everyone, in about the time of the largest range. Where every file numbers
+/// its subjects' rows, each range reads the snapshots merged (`crate::merged`) rather than
+/// joined.
 pub async fn run_split<P: AsRef<Path>>(
     policy: &errandless_policy::Policy,
     files: &BTreeMap<String, P>,
     keep: Keep<'_>,
 ) -> Result<Decided, EvaluationError> {
+    run_split_in(policy, files, keep, batch_parts()).await
+}
+
+/// [`run_split`] in about `parts` ranges (fewer when the files have too few row groups).
+pub async fn run_split_in<P: AsRef<Path>>(
+    policy: &errandless_policy::Policy,
+    files: &BTreeMap<String, P>,
+    keep: Keep<'_>,
+    parts: usize,
+) -> Result<Decided, EvaluationError> {
     let keep = Arc::new(KeepOwned::of(keep));
-    let parts = Split::of(files)?
+    let parts = Split::of(files, parts)?
         .run_each(policy, |_| {
             let keep = Arc::clone(&keep);
             move |ctx, plan| async move { run_recorded(&ctx, &plan, keep.as_keep()).await }
@@ -305,7 +326,7 @@ pub async fn write_conditions_split<P: AsRef<Path>>(
     path: &Path,
 ) -> Result<u64, EvaluationError> {
     let stem = path.with_extension("");
-    let rows = Split::of(files)?
+    let rows = Split::of(files, batch_parts())?
         .run_each(policy, |k| {
             let out = stem.with_extension(format!("part-{k}.parquet"));
             move |ctx, plan| async move { write_conditions(&ctx, &plan, &out).await }

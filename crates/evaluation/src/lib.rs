@@ -19,7 +19,10 @@
 //! The same plan serves every run: [`register_snapshots`] binds it to Parquet files, and
 //! [`check_examples`] binds it to in-memory tables built from the policy's `[[test]]`
 //! examples and compares each decision with the one expected. The batch run uses [`session`]
-//! (and [`write_conditions`] to write every subject's row to Parquet); the single-subject
+//! (and [`write_conditions`] to write every subject's row to Parquet); over snapshots that
+//! number their rows, a split run ([`run_split`]) reads the joined rows from a k-way merge of
+//! the snapshots instead of forming the union and joining (`merged`), then runs the same
+//! query's conditions, eligibility and amount; the single-subject
 //! evaluation is an [`Evaluator`], the same query planned once over one subject's rows;
 //! the delta run filters the population with [`compile_for`].
 //!
@@ -45,10 +48,12 @@ use errandless_standards::ElementType;
 
 mod batch;
 mod datacenter;
+mod merged;
 mod prepared;
 mod simulation;
 pub use batch::{
-    batch_parts, run_split, session, subject_ranges, write_conditions, write_conditions_split,
+    batch_parts, run_split, run_split_in, session, subject_ranges, write_conditions,
+    write_conditions_split,
 };
 pub use datacenter::{evaluate_latest, latest_snapshots, sources_of, DatacenterError, Evaluated};
 pub use datafusion::prelude::SessionContext;
@@ -272,6 +277,35 @@ fn compile_where(policy: &Policy, only: Option<&str>, numbered: &BTreeSet<String
         "joined AS (SELECT population.subject, {} FROM population{joins}),",
         columns.join(", ")
     );
+    decide_joined(policy, &mut sql);
+    Plan {
+        sql,
+        tables,
+        conditions: policy.conditions.iter().map(|c| c.id.clone()).collect(),
+        exclusions: policy.exclusions.iter().map(|x| x.id.clone()).collect(),
+        pay_to: policy.payment.as_ref().map(|p| p.pay_to.clone()),
+        inputs: policy.inputs.iter().map(|i| i.name.clone()).collect(),
+    }
+}
+
+/// [`compile`] over the merged rows of the snapshots ([`merged::MergedRows`], the table
+/// `merged`) in place of the union of the datasets' subjects and the joins: the same
+/// decisions, for a run whose snapshots all number their rows.
+fn compile_merged(policy: &Policy) -> Plan {
+    let unmerged = compile(policy);
+    let columns: Vec<String> = policy.inputs.iter().map(|i| quoted(&i.name)).collect();
+    let mut sql = format!(
+        "WITH\njoined AS (SELECT subject, {} FROM {}),\n",
+        columns.join(", "),
+        merged::MERGED
+    );
+    decide_joined(policy, &mut sql);
+    Plan { sql, ..unmerged }
+}
+
+/// The rest of a policy's query, after the CTE `joined` (a row per subject with its inputs):
+/// the conditions, exclusions, eligibility, near misses and amount, in subject order.
+fn decide_joined(policy: &Policy, sql: &mut String) {
     let conditions: String = policy
         .conditions
         .iter()
@@ -330,14 +364,6 @@ fn compile_where(policy: &Policy, only: Option<&str>, numbered: &BTreeSet<String
         sql,
         "SELECT decided.*, {amount} AS amount FROM decided ORDER BY subject"
     );
-    Plan {
-        sql,
-        tables,
-        conditions: policy.conditions.iter().map(|c| c.id.clone()).collect(),
-        exclusions: policy.exclusions.iter().map(|x| x.id.clone()).collect(),
-        pay_to: policy.payment.as_ref().map(|p| p.pay_to.clone()),
-        inputs: policy.inputs.iter().map(|i| i.name.clone()).collect(),
-    }
 }
 
 /// The `WHERE` clause of a dataset's scan: row 1 of each subject where the rows are

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 use errandless_evaluation::{
-    compile, compile_for, compile_over, numbered, register_snapshots, run, run_split, simulate,
-    subject_ranges, Decision, EvaluationError, Evaluator, Keep, Plan, SUBJECT_ROW,
+    compile, compile_for, compile_over, numbered, register_snapshots, run, run_split, run_split_in,
+    simulate, subject_ranges, Decision, EvaluationError, Evaluator, Keep, Plan, SUBJECT_ROW,
 };
 use errandless_policy::Policy;
 use errandless_standards::Standard;
@@ -247,6 +247,17 @@ fn a_prepared_evaluator_decides_each_subject_as_the_whole_run_does() {
 /// 3,000 subjects written with `properties`: every 5th has two certificates (the lower grade
 /// second, so the first in field order is not the first row), every 3rd an account.
 fn many_snapshots(dir: &Path, properties: WriterProperties) -> BTreeMap<String, PathBuf> {
+    snapshots_of_many(dir, properties, false)
+}
+
+/// 3,000 subjects with certificates (every fifth with two, the first of grade 4), a card for
+/// every third subject and for 100 subjects with no certificate (after them), as the
+/// exchange's sync writes them when `numbered` (each subject's rows numbered in file order).
+fn snapshots_of_many(
+    dir: &Path,
+    properties: WriterProperties,
+    numbered: bool,
+) -> BTreeMap<String, PathBuf> {
     let mut cert_subjects = Vec::new();
     let mut grades = Vec::new();
     for i in 0..3000_i64 {
@@ -258,39 +269,53 @@ fn many_snapshots(dir: &Path, properties: WriterProperties) -> BTreeMap<String, 
         cert_subjects.push(subject);
         grades.push(i % 4 + 1);
     }
-    let card_subjects: Vec<String> = (0..3000).step_by(3).map(|i| format!("S{i:05}")).collect();
+    let mut card_subjects: Vec<String> = (0..3000).step_by(3).map(|i| format!("S{i:05}")).collect();
+    if numbered {
+        card_subjects.extend((3000..3100).map(|i| format!("S{i:05}")));
+    }
     let cert = dir.join("cert.parquet");
     let card = dir.join("card.parquet");
     let hashes = |n: usize| Arc::new(Int64Array::from_iter_values(0..n as i64)) as ArrayRef;
-    write_with(
-        &cert,
-        vec![
-            (
-                "subject",
-                Arc::new(StringArray::from(cert_subjects.clone())) as ArrayRef,
-            ),
-            ("grade", Arc::new(Int64Array::from(grades)) as ArrayRef),
-            ("row_hash", hashes(cert_subjects.len())),
-        ],
-        Some(properties.clone()),
-    );
-    write_with(
-        &card,
-        vec![
-            (
-                "subject",
-                Arc::new(StringArray::from(card_subjects.clone())) as ArrayRef,
-            ),
-            (
-                "account",
-                Arc::new(StringArray::from_iter_values(
-                    card_subjects.iter().map(|s| format!("6228{s}")),
-                )) as ArrayRef,
-            ),
-            ("row_hash", hashes(card_subjects.len())),
-        ],
-        Some(properties),
-    );
+    // Each row's position among its subject's rows, from 1.
+    let rows = |subjects: &[String]| {
+        let mut nth = Vec::with_capacity(subjects.len());
+        for (i, s) in subjects.iter().enumerate() {
+            let previous = if i > 0 && subjects[i - 1] == *s {
+                nth[i - 1]
+            } else {
+                0
+            };
+            nth.push(previous + 1);
+        }
+        Arc::new(Int64Array::from(nth)) as ArrayRef
+    };
+    let mut cert_columns = vec![
+        (
+            "subject",
+            Arc::new(StringArray::from(cert_subjects.clone())) as ArrayRef,
+        ),
+        ("grade", Arc::new(Int64Array::from(grades)) as ArrayRef),
+        ("row_hash", hashes(cert_subjects.len())),
+    ];
+    let mut card_columns = vec![
+        (
+            "subject",
+            Arc::new(StringArray::from(card_subjects.clone())) as ArrayRef,
+        ),
+        (
+            "account",
+            Arc::new(StringArray::from_iter_values(
+                card_subjects.iter().map(|s| format!("6228{s}")),
+            )) as ArrayRef,
+        ),
+        ("row_hash", hashes(card_subjects.len())),
+    ];
+    if numbered {
+        cert_columns.push((SUBJECT_ROW, rows(&cert_subjects)));
+        card_columns.push((SUBJECT_ROW, rows(&card_subjects)));
+    }
+    write_with(&cert, cert_columns, Some(properties.clone()));
+    write_with(&card, card_columns, Some(properties));
     BTreeMap::from([
         ("disabled_persons.certificate".to_string(), cert),
         ("finance.one_card".to_string(), card),
@@ -571,4 +596,54 @@ fn a_batch_run_split_by_subject_ranges_decides_as_one_run() {
         joined.extend(expected.into_iter().cloned());
     }
     assert_eq!(joined, all, "the ranges cover everyone once");
+}
+
+#[test]
+fn a_split_run_over_numbered_snapshots_merges_them_as_the_query_joins_them() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    for statistics in [EnabledStatistics::Page, EnabledStatistics::None] {
+        let files = snapshots_of_many(dir.path(), small_pages(statistics), true);
+        // The union of the subjects and the joins, in one session.
+        let joined = decide(&compile_over(&policy, None, &files).expect("plan"), &files);
+        assert_eq!(joined.len(), 3100);
+        let only_card = joined
+            .iter()
+            .find(|d| d.subject == "S03050")
+            .expect("decided");
+        assert!(!only_card.eligible, "no certificate: {only_card:?}");
+        let first_row = joined
+            .iter()
+            .find(|d| d.subject == "S00010")
+            .expect("decided");
+        assert!(!first_row.eligible, "row 1 is grade 4: {first_row:?}");
+        for parts in [1, 2, 3, 7] {
+            let merged = runtime
+                .block_on(run_split_in(&policy, &files, Keep::Every, parts))
+                .expect("ran");
+            assert_eq!(merged.evaluated, 3100, "{parts} parts, {statistics:?}");
+            assert_eq!(merged.decisions, joined, "{parts} parts, {statistics:?}");
+            let recorded = runtime
+                .block_on(run_split_in(&policy, &files, Keep::Recorded, parts))
+                .expect("ran");
+            let expected: Vec<Decision> =
+                joined.iter().filter(|d| d.is_recorded()).cloned().collect();
+            assert_eq!(
+                recorded.decisions, expected,
+                "{parts} parts, {statistics:?}"
+            );
+        }
+    }
+    // A snapshot that cannot be read is named by the split run too.
+    let mut files = snapshots_of_many(dir.path(), small_pages(EnabledStatistics::Page), true);
+    let bad = dir.path().join("bad.parquet");
+    std::fs::write(&bad, b"not parquet").expect("written");
+    files.insert("finance.one_card".to_string(), bad);
+    let err = runtime
+        .block_on(run_split_in(&policy, &files, Keep::Every, 2))
+        .expect_err("unreadable");
+    assert!(err.to_string().contains("bad.parquet"), "{err}");
 }
