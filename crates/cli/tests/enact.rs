@@ -50,6 +50,60 @@ fn status_count(dir: &Path, state: &str) -> u64 {
         .map_or(0, |n| n.parse().expect("a count"))
 }
 
+/// The first subject the elderly allowance's notices ask to bind an account, and the notices
+/// (in English).
+fn waiting_for_an_account(dir: &Path) -> (String, String) {
+    let notices = ok(
+        dir,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "notices",
+            "elderly-allowance-2026",
+            "--lang",
+            "en",
+        ],
+    );
+    let subject = notices
+        .lines()
+        .next()
+        .and_then(|l| l.split('\t').next())
+        .expect("someone eligible has no account")
+        .to_owned();
+    (subject, notices)
+}
+
+/// The English explanation of `subject`'s decision under `policy`.
+fn explanation(dir: &Path, policy: &str, subject: &str) -> String {
+    ok(
+        dir,
+        &[
+            "--data",
+            "data",
+            "policy",
+            "explain",
+            policy,
+            "--subject",
+            subject,
+            "--lang",
+            "en",
+        ],
+    )
+}
+
+/// Opens `account` for `subject` on the finance island.
+fn open_account(dir: &Path, subject: &str, account: &str) {
+    rusqlite::Connection::open(dir.join("data/islands/finance.sqlite"))
+        .expect("the island")
+        .execute(
+            "INSERT INTO one_card (account, id_number, bank, opened_on, status) \
+             VALUES (?1, ?2, '中国农业银行', '2026-11-01', 'normal')",
+            [account, subject],
+        )
+        .expect("an account is opened");
+}
+
 #[test]
 fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta_run() {
     let tmp = tempfile::tempdir().expect("temp dir");
@@ -158,20 +212,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
         .and_then(|l| l.split(['(', ')']).nth(1))
         .expect("the student's number")
         .to_owned();
-    let decision = ok(
-        d,
-        &[
-            "--data",
-            "data",
-            "policy",
-            "explain",
-            "freshman-subsidy-2026",
-            "--subject",
-            &student,
-            "--lang",
-            "en",
-        ],
-    );
+    let decision = explanation(d, "freshman-subsidy-2026", &student);
     assert!(decision.contains("[met] admitted_this_year"), "{decision}");
     assert!(
         decision.contains("version 2"),
@@ -181,35 +222,9 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
 
     // The missing-data path: someone eligible without an account is asked to bind one; once
     // the finance island holds an account, the next sync's delta run entitles them.
-    let notices = ok(
-        d,
-        &[
-            "--data",
-            "data",
-            "policy",
-            "notices",
-            "elderly-allowance-2026",
-            "--lang",
-            "en",
-        ],
-    );
-    let waiting = notices
-        .lines()
-        .next()
-        .and_then(|l| l.split('\t').next())
-        .expect("someone eligible has no account")
-        .to_owned();
+    let (waiting, notices) = waiting_for_an_account(d);
     assert!(notices.contains("Please bind an account"), "{notices}");
-    let island =
-        rusqlite::Connection::open(d.join("data/islands/finance.sqlite")).expect("the island");
-    island
-        .execute(
-            "INSERT INTO one_card (account, id_number, bank, opened_on, status) \
-             VALUES ('6228480099990000017', ?1, '中国农业银行', '2026-11-01', 'normal')",
-            [&waiting],
-        )
-        .expect("an account is opened");
-    drop(island);
+    open_account(d, &waiting, "6228480099990000017");
     let pending_before = status_count(d, "pending");
     let synced = ok(d, &["--data", "data", "sync"]);
     assert!(
@@ -245,20 +260,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     assert!(died.contains("theirs: withdrawn"), "{died}");
     assert_eq!(status_count(d, "withdrawn"), 1, "{died}");
     assert_eq!(status_count(d, "pending"), pending_before - 1, "{died}");
-    let decision = ok(
-        d,
-        &[
-            "--data",
-            "data",
-            "policy",
-            "explain",
-            "elderly-allowance-2026",
-            "--subject",
-            &waiting,
-            "--lang",
-            "en",
-        ],
-    );
+    let decision = explanation(d, "elderly-allowance-2026", &waiting);
     assert!(decision.contains("[applies] deceased"), "{decision}");
     refused(
         d,
@@ -268,6 +270,34 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     // Syncing again changes nothing more.
     ok(d, &["--data", "data", "sync"]);
     assert_eq!(status_count(d, "withdrawn"), 1);
+
+    // Someone whose rows leave every dataset the policy reads (the registration struck out,
+    // the account closed) is decided again with no data rather than keeping their last
+    // decision: the delta run withdraws the pending entitlement.
+    let (leaving, _) = waiting_for_an_account(d);
+    assert_ne!(leaving, waiting);
+    open_account(d, &leaving, "6228480099990000025");
+    let island = |name: &str| {
+        rusqlite::Connection::open(d.join(format!("data/islands/{name}.sqlite")))
+            .expect("the island")
+    };
+    let pending_before = status_count(d, "pending");
+    ok(d, &["--data", "data", "sync"]);
+    assert_eq!(status_count(d, "pending"), pending_before + 1);
+    island("finance")
+        .execute("DELETE FROM one_card WHERE id_number = ?1", [&leaving])
+        .expect("the account is closed");
+    island("public_security")
+        .execute("DELETE FROM resident WHERE id_number = ?1", [&leaving])
+        .expect("the registration is struck out");
+    let synced = ok(d, &["--data", "data", "sync"]);
+    assert_eq!(status_count(d, "withdrawn"), 2, "{synced}");
+    assert_eq!(status_count(d, "pending"), pending_before, "{synced}");
+    let decision = explanation(d, "elderly-allowance-2026", &leaving);
+    assert!(
+        decision.contains("[not met] registered_resident"),
+        "{decision}"
+    );
 
     // A second admission of the same student is refused and changes nothing.
     refused(

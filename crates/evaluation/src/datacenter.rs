@@ -4,7 +4,7 @@
 //! Every way a snapshot can be unusable is named before DataFusion reads anything: none synced,
 //! one whose grant lacks a field the policy reads, or a file missing from the data center.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,8 @@ use errandless_standards::Standard;
 use errandless_store::Store;
 
 use crate::{
-    compile_for, compile_over, register_snapshots, run_recorded, run_split, session, Decision, Keep,
+    compile_for, compile_over, decide_without_rows, register_snapshots, run_recorded, run_split,
+    session, Decision, Keep,
 };
 use crate::{EvaluationError, Plan};
 
@@ -134,7 +135,7 @@ pub async fn evaluate_latest(
         policy: policy.id.clone(),
         source,
     };
-    let decided = match subjects {
+    let mut decided = match subjects {
         // The whole province: one session per range of subjects, on every core.
         None => run_split(policy, &files, keep).await.map_err(failed)?,
         // A delta run: a few subjects, one session.
@@ -147,6 +148,26 @@ pub async fn evaluate_latest(
             run_recorded(&ctx, &plan, keep).await.map_err(failed)?
         }
     };
+    if let Keep::RecordedAnd(was_eligible) = keep {
+        // Those whose rows have left every dataset the policy reads are decided with none.
+        let seen: HashSet<&str> = decided
+            .decisions
+            .iter()
+            .map(|d| d.subject.as_str())
+            .collect();
+        let mut gone: Vec<String> = was_eligible
+            .iter()
+            .filter(|s| !seen.contains(s.as_str()))
+            .cloned()
+            .collect();
+        if !gone.is_empty() {
+            gone.sort_unstable();
+            let absent = decide_without_rows(policy, &gone).await.map_err(failed)?;
+            decided.evaluated += absent.len() as u64;
+            decided.decisions.extend(absent);
+            decided.decisions.sort_by(|a, b| a.subject.cmp(&b.subject));
+        }
+    }
     Ok(Evaluated {
         snapshots,
         paths: files,

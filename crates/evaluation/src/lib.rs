@@ -444,6 +444,35 @@ pub enum Keep<'a> {
     RecordedAnd(&'a HashSet<String>),
 }
 
+/// The decisions of `subjects` when no snapshot holds a row of theirs: every input NULL, as
+/// a run decides a subject absent from a dataset, through the same query. A run over the
+/// snapshots cannot decide them (its population is the subjects the snapshots hold), so
+/// without this someone whose rows left every dataset would keep their last decision.
+pub async fn decide_without_rows(
+    policy: &Policy,
+    subjects: &[String],
+) -> Result<Vec<Decision>, EvaluationError> {
+    let plan = compile_merged(policy);
+    let mut fields = vec![Field::new("subject", DataType::Utf8, false)];
+    let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(subjects))];
+    for input in &policy.inputs {
+        let ty = arrow_type(input.ty);
+        columns.push(arrow_array::new_null_array(&ty, subjects.len()));
+        fields.push(Field::new(&input.name, ty, true));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let rows = RecordBatch::try_new(schema.clone(), columns)?;
+    let ctx = SessionContext::new();
+    ctx.register_table(
+        merged::MERGED,
+        Arc::new(MemTable::try_new(schema, vec![vec![rows]])?),
+    )?;
+    let wanted: HashSet<String> = subjects.iter().cloned().collect();
+    Ok(run_recorded(&ctx, &plan, Keep::RecordedAnd(&wanted))
+        .await?
+        .decisions)
+}
+
 /// Runs the plan on the tables registered in `ctx`: every subject's decision.
 pub async fn run(ctx: &SessionContext, plan: &Plan) -> Result<Vec<Decision>, EvaluationError> {
     Ok(decide(ctx, plan, Keep::Every).await?.decisions)

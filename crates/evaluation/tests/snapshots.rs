@@ -7,8 +7,9 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow_schema::{Field, Schema};
 use errandless_evaluation::{
-    compile, compile_for, compile_over, numbered, register_snapshots, run, run_split, run_split_in,
-    simulate, subject_ranges, Decision, EvaluationError, Evaluator, Keep, Plan, SUBJECT_ROW,
+    compile, compile_for, compile_over, decide_without_rows, numbered, register_snapshots, run,
+    run_split, run_split_in, simulate, subject_ranges, Decision, EvaluationError, Evaluator, Keep,
+    Plan, SUBJECT_ROW,
 };
 use errandless_policy::Policy;
 use errandless_standards::Standard;
@@ -646,4 +647,36 @@ fn a_split_run_over_numbered_snapshots_merges_them_as_the_query_joins_them() {
         .block_on(run_split_in(&policy, &files, Keep::Every, 2))
         .expect_err("unreadable");
     assert!(err.to_string().contains("bad.parquet"), "{err}");
+}
+
+#[test]
+fn a_subject_without_rows_is_decided_as_one_absent_from_every_dataset() {
+    let policy = Policy::parse("t.toml", POLICY, Standard::builtin()).expect("valid");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let gone = ["Z".to_string(), "A".to_string()];
+    let decided = runtime
+        .block_on(decide_without_rows(&policy, &gone))
+        .expect("decided");
+    let subjects: Vec<&str> = decided.iter().map(|d| d.subject.as_str()).collect();
+    assert_eq!(subjects, ["A", "Z"], "in subject order");
+    for d in &decided {
+        assert!(!d.eligible && !d.payable && d.amount == 0, "{d:?}");
+        assert!(d.conditions.iter().all(|(_, met)| !met), "{d:?}");
+        assert_eq!(d.values, vec![None; policy.inputs.len()], "kept, all NULL");
+    }
+    // The same decision as the joined query gives a subject whose only row is a card: the
+    // conditions read only the certificate.
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let files = numbered_snapshots(dir.path());
+    let b = decide(&compile_over(&policy, None, &files).expect("plan"), &files)
+        .into_iter()
+        .find(|d| d.subject == "D")
+        .expect("decided");
+    let a = &decided[0];
+    assert_eq!(
+        (a.eligible, &a.conditions, &a.exclusions, a.amount),
+        (b.eligible, &b.conditions, &b.exclusions, b.amount)
+    );
 }
