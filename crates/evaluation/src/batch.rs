@@ -78,6 +78,7 @@ pub fn subject_ranges<P: AsRef<Path>>(
         .values()
         .map(|p| read_footer(p.as_ref()))
         .collect::<Result<Vec<_>, _>>()?;
+    let footers: Vec<&ParquetMetaData> = footers.iter().collect();
     Ok(ranges_of(&footers, parts)
         .iter()
         .map(SubjectRange::sql)
@@ -85,7 +86,7 @@ pub fn subject_ranges<P: AsRef<Path>>(
 }
 
 /// [`subject_ranges`] from the files' footers.
-fn ranges_of(footers: &[ParquetMetaData], parts: usize) -> Vec<SubjectRange> {
+fn ranges_of(footers: &[&ParquetMetaData], parts: usize) -> Vec<SubjectRange> {
     let mut largest: Option<Vec<(i64, Option<Vec<u8>>)>> = None;
     for metadata in footers {
         let Some(column) = metadata
@@ -177,13 +178,14 @@ pub fn batch_parts() -> usize {
         .clamp(1, 4)
 }
 
-/// A batch run split by subject ranges: which snapshot files number their subjects' rows, the
-/// ranges, and the files themselves, owned, for the ranges' threads. Each file's footer is
-/// read once.
+/// A batch run split by subject ranges: the snapshot files with their footers, read once,
+/// which of them number their subjects' rows, and the ranges. The files are owned, for the
+/// ranges' threads.
 struct Split {
     numbered: BTreeSet<String>,
     ranges: Vec<SubjectRange>,
     files: Arc<BTreeMap<String, PathBuf>>,
+    footers: BTreeMap<String, Arc<ParquetMetaData>>,
 }
 
 impl Split {
@@ -191,30 +193,41 @@ impl Split {
         files: &BTreeMap<String, P>,
         parts: usize,
     ) -> Result<Split, EvaluationError> {
-        let mut numbered = BTreeSet::new();
-        let mut footers = Vec::with_capacity(files.len());
+        let mut footers = BTreeMap::new();
         for (dataset, path) in files {
-            let footer = read_footer(path.as_ref())?;
-            if has_subject_row(&footer) {
-                numbered.insert(dataset.clone());
-            }
-            footers.push(footer);
+            footers.insert(dataset.clone(), Arc::new(read_footer(path.as_ref())?));
         }
+        let numbered = footers
+            .iter()
+            .filter(|(_, footer)| has_subject_row(footer))
+            .map(|(dataset, _)| dataset.clone())
+            .collect();
+        let all: Vec<&ParquetMetaData> = footers.values().map(Arc::as_ref).collect();
         Ok(Split {
             numbered,
-            ranges: ranges_of(&footers, parts),
+            ranges: ranges_of(&all, parts),
             files: Arc::new(
                 files
                     .iter()
                     .map(|(d, p)| (d.clone(), p.as_ref().to_owned()))
                     .collect(),
             ),
+            footers,
         })
     }
 
+    /// Whether every snapshot `policy` reads numbers its subjects' rows, so that the ranges
+    /// read them merged ([`MergedRows`]) rather than joined.
+    fn merges(&self, policy: &errandless_policy::Policy) -> bool {
+        policy
+            .inputs
+            .iter()
+            .all(|i| self.numbered.contains(&i.dataset))
+    }
+
     /// Runs `policy` over each range at once, each in a batch session of its own with the
-    /// snapshots registered (merged, [`MergedRows`], when every file numbers its rows, and
-    /// the plan [`compile_merged`]'s), handing the session and the range's plan to the work
+    /// snapshots registered (merged, [`MergedRows`] with the plan [`compile_merged`]'s, where
+    /// [`Split::merges`]), handing the session and the range's plan to the work
     /// `per_range(k)` makes for range `k`. The results, in range order.
     async fn run_each<T, W, Fut>(
         &self,
@@ -226,29 +239,27 @@ impl Split {
         W: FnOnce(SessionContext, Plan) -> Fut + Send + 'static,
         Fut: Future<Output = Result<T, EvaluationError>>,
     {
-        let tasks: Vec<_> = self
-            .ranges
-            .iter()
-            .enumerate()
-            .map(|(k, range)| {
-                let merged = MergedRows::open(policy, &self.files, range.clone());
-                let unmerged = compile_where(policy, range.sql().as_deref(), &self.numbered);
-                let plan = match merged {
-                    Ok(Some(_)) => compile_merged(policy),
-                    _ => unmerged.clone(),
-                };
-                let files = Arc::clone(&self.files);
-                let work = per_range(k);
-                on_own_thread(move || async move {
-                    let ctx = session();
-                    match merged? {
-                        Some(rows) => rows.register(&ctx)?,
-                        None => register_snapshots(&ctx, &unmerged, &files).await?,
-                    }
-                    work(ctx, plan).await
-                })
-            })
-            .collect();
+        let merges = self.merges(policy);
+        let mut tasks = Vec::with_capacity(self.ranges.len());
+        for (k, range) in self.ranges.iter().enumerate() {
+            let (plan, merged) = if merges {
+                let rows = MergedRows::open(policy, &self.files, &self.footers, range.clone())?;
+                (compile_merged(policy), Some(rows))
+            } else {
+                let only = range.sql();
+                (compile_where(policy, only.as_deref(), &self.numbered), None)
+            };
+            let files = Arc::clone(&self.files);
+            let work = per_range(k);
+            tasks.push(on_own_thread(move || async move {
+                let ctx = session();
+                match merged {
+                    Some(rows) => rows.register(&ctx)?,
+                    None => register_snapshots(&ctx, &plan, &files).await?,
+                }
+                work(ctx, plan).await
+            }));
+        }
         let mut out = Vec::with_capacity(tasks.len());
         for task in tasks {
             out.push(task.await?);

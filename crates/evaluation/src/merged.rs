@@ -14,6 +14,7 @@
 //! NULL for the datasets that do not. Files that do not number their rows (the examples'
 //! tables) are not merged; their runs keep the union and the joins.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,6 +35,7 @@ use datafusion::parquet::arrow::arrow_reader::{
     ParquetRecordBatchReaderBuilder,
 };
 use datafusion::parquet::arrow::ProjectionMask;
+use datafusion::parquet::file::metadata::ParquetMetaData;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::PartitionStream;
 use datafusion::physical_plan::SendableRecordBatchStream;
@@ -106,36 +108,33 @@ pub(crate) struct MergedRows {
 }
 
 impl MergedRows {
-    /// The merge of the snapshot of each dataset `policy` reads (`files`: dataset to file)
-    /// over `range`, or `None` when a file does not number its subjects' rows.
-    pub fn open<P: AsRef<Path>>(
+    /// The merge of the snapshot of each dataset `policy` reads (`files`: dataset to file,
+    /// `footers`: dataset to the file's Parquet metadata, read once) over `range`. Every file
+    /// must number its subjects' rows.
+    pub fn open(
         policy: &Policy,
-        files: &std::collections::BTreeMap<String, P>,
+        files: &BTreeMap<String, PathBuf>,
+        footers: &BTreeMap<String, Arc<ParquetMetaData>>,
         range: SubjectRange,
-    ) -> Result<Option<MergedRows>, EvaluationError> {
+    ) -> Result<MergedRows, EvaluationError> {
         let mut datasets: Vec<&str> = policy.inputs.iter().map(|i| i.dataset.as_str()).collect();
         datasets.sort_unstable();
         datasets.dedup();
         let mut sources = Vec::with_capacity(datasets.len());
         let mut schemas = Vec::with_capacity(datasets.len());
         for dataset in &datasets {
-            let path = files
-                .get(*dataset)
-                .ok_or_else(|| EvaluationError::MissingSnapshot((*dataset).to_owned()))?
-                .as_ref();
+            let missing = || EvaluationError::MissingSnapshot((*dataset).to_owned());
+            let path = files.get(*dataset).ok_or_else(missing)?;
+            let footer = footers.get(*dataset).ok_or_else(missing)?;
             let fields: Vec<&str> = policy
                 .inputs
                 .iter()
                 .filter(|i| i.dataset == *dataset)
                 .map(|i| i.field.as_str())
                 .collect();
-            match Source::open(path, &fields, &range)? {
-                Some((source, schema)) => {
-                    sources.push(Arc::new(source));
-                    schemas.push(schema);
-                }
-                None => return Ok(None),
-            }
+            let (source, schema) = Source::open(path, footer.clone(), &fields, &range)?;
+            sources.push(Arc::new(source));
+            schemas.push(schema);
         }
         // The merge reads subjects as string views.
         let mut fields = vec![Field::new("subject", DataType::Utf8View, false)];
@@ -155,12 +154,12 @@ impl MergedRows {
             ));
             outputs.push((s, column));
         }
-        Ok(Some(MergedRows {
+        Ok(MergedRows {
             schema: Arc::new(Schema::new(fields)),
             sources,
             outputs,
             range,
-        }))
+        })
     }
 
     /// Registers the merge as the table [`MERGED`] of `ctx`, sorted by subject.
@@ -213,19 +212,19 @@ impl PartitionStream for MergedRows {
 }
 
 impl Source {
-    /// Opens a snapshot to read `subject`, [`SUBJECT_ROW`] and `fields`, text as string
-    /// views (as DataFusion reads Parquet). `None` when it does not number its rows.
+    /// Opens a snapshot, whose Parquet metadata is `footer`, to read `subject`,
+    /// [`SUBJECT_ROW`] and `fields`, text as string views (as DataFusion reads Parquet).
     fn open(
         path: &Path,
+        footer: Arc<ParquetMetaData>,
         fields: &[&str],
         range: &SubjectRange,
-    ) -> Result<Option<(Source, SchemaRef)>, EvaluationError> {
+    ) -> Result<(Source, SchemaRef), EvaluationError> {
         let unreadable = |reason: String| EvaluationError::Snapshot {
             file: path.display().to_string(),
             reason,
         };
-        let file = File::open(path).map_err(|e| unreadable(e.to_string()))?;
-        let plain = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
+        let plain = ArrowReaderMetadata::try_new(footer, ArrowReaderOptions::new())
             .map_err(|e| unreadable(e.to_string()))?;
         let viewed: Vec<Field> = plain
             .schema()
@@ -247,21 +246,18 @@ impl Source {
         .map_err(|e| unreadable(e.to_string()))?;
         let arrow = metadata.schema().clone();
         let position = |name: &str| arrow.fields().iter().position(|f| f.name() == name);
-        let Some(row_column) = position(SUBJECT_ROW) else {
-            return Ok(None);
-        };
         let parquet = metadata.parquet_schema();
         // The snapshots are flat: each top-level field is one Parquet column.
         if parquet.num_columns() != arrow.fields().len() {
             return Err(unreadable("it has nested columns".to_owned()));
         }
-        let subject_column =
-            position("subject").ok_or_else(|| unreadable("it has no column subject".into()))?;
-        let mut columns = vec![subject_column, row_column];
+        let column = |name: &str| {
+            position(name).ok_or_else(|| unreadable(format!("it has no column {name}")))
+        };
+        let subject_column = column("subject")?;
+        let mut columns = vec![subject_column, column(SUBJECT_ROW)?];
         for name in fields {
-            columns.push(
-                position(name).ok_or_else(|| unreadable(format!("it has no column {name}")))?,
-            );
+            columns.push(column(name)?);
         }
         columns.sort_unstable();
         columns.dedup();
@@ -282,7 +278,7 @@ impl Source {
             .map(|(g, _)| g)
             .collect();
         let index = |name: &str| schema.index_of(name).expect("projected above");
-        Ok(Some((
+        Ok((
             Source {
                 path: path.to_owned(),
                 metadata,
@@ -292,7 +288,7 @@ impl Source {
                 row: index(SUBJECT_ROW),
             },
             schema,
-        )))
+        ))
     }
 
     fn unreadable(&self, reason: String) -> EvaluationError {
