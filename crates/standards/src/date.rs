@@ -97,13 +97,10 @@ impl Date {
         Date::from_days_since_epoch(self.days_since_epoch() + days)
     }
 
-    /// Today's date in China Standard Time (UTC+8), from the system clock.
+    /// Today's date in China Standard Time (UTC+8), from the system clock. Code that
+    /// depends on the date is handed a [`crate::Clock`] and asks it instead.
     pub fn today() -> Date {
-        let secs = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
-        Date::from_days_since_epoch((secs + 8 * 3600).div_euclid(86_400))
+        crate::Clock::system().today()
     }
 
     /// Whole years of age on `on`.

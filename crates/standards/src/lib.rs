@@ -26,12 +26,14 @@
 //! ```
 
 pub mod citizen_id;
+pub mod clock;
 pub mod date;
 pub mod division;
 pub mod standard;
 pub mod uscc;
 
 pub use citizen_id::{CitizenId, IdError, IdWarning, Sex};
+pub use clock::{Clock, ClockError, Millis};
 pub use date::{Date, DateError};
 pub use division::{DivisionCode, DivisionError, Level, Province, PROVINCES};
 pub use standard::{
