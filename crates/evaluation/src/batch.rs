@@ -314,6 +314,7 @@ pub async fn run_split_in<P: AsRef<Path>>(
     keep: Keep<'_>,
     parts: usize,
 ) -> Result<Decided, EvaluationError> {
+    crate::resolved(policy)?;
     let keep = Arc::new(KeepOwned::of(keep));
     let parts = Split::of(files, parts)?
         .run_each(policy, |_| {
@@ -336,6 +337,7 @@ pub async fn write_conditions_split<P: AsRef<Path>>(
     files: &BTreeMap<String, P>,
     path: &Path,
 ) -> Result<u64, EvaluationError> {
+    crate::resolved(policy)?;
     let stem = path.with_extension("");
     let rows = Split::of(files, batch_parts())?
         .run_each(policy, |k| {

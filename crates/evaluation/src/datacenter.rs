@@ -128,6 +128,10 @@ pub async fn evaluate_latest(
     subjects: Option<&[String]>,
     keep: Keep<'_>,
 ) -> Result<Evaluated, DatacenterError> {
+    crate::resolved(policy).map_err(|source| DatacenterError::Evaluation {
+        policy: policy.id.clone(),
+        source,
+    })?;
     let plan = compile_for(policy, subjects);
     let (snapshots, files) = latest_snapshots(store, datacenter, consumer, policy, &plan).await?;
     let started = Instant::now();

@@ -79,6 +79,19 @@ pub enum EvaluationError {
     Task(String),
     #[error("the snapshot {file} cannot be read: {reason}")]
     Snapshot { file: String, reason: String },
+    #[error("{0} reads dated parameters or the period's values: resolve it for a period first")]
+    Unresolved(String),
+    #[error("{0}")]
+    Period(String),
+}
+
+/// Refuses a policy that reads parameters or period values but was not resolved for a period:
+/// its expressions name values that only a period gives.
+pub(crate) fn resolved(policy: &Policy) -> Result<(), EvaluationError> {
+    if policy.needs_period() && policy.resolved_for.is_none() {
+        return Err(EvaluationError::Unresolved(policy.id.clone()));
+    }
+    Ok(())
 }
 
 /// One table the plan reads: a dataset of the standard, under a short name.
@@ -452,6 +465,7 @@ pub async fn decide_without_rows(
     policy: &Policy,
     subjects: &[String],
 ) -> Result<Vec<Decision>, EvaluationError> {
+    resolved(policy)?;
     let plan = compile_merged(policy);
     let mut fields = vec![Field::new("subject", DataType::Utf8, false)];
     let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from_iter_values(subjects))];
@@ -780,18 +794,40 @@ pub fn check_examples(policy: &Policy, file: &str) -> Result<usize, Vec<PolicyEr
     }
 }
 
+/// Decides every example in the period of its day (`on`, by default the validity's first
+/// day), with the parameters in force then.
 fn evaluate_examples(policy: &Policy) -> Result<Vec<Decision>, EvaluationError> {
-    let plan = compile(policy);
+    let mut by_period: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (i, example) in policy.examples.iter().enumerate() {
+        let on = example.on.unwrap_or(policy.valid_from);
+        let period = policy.period_on(on).map_err(EvaluationError::Period)?;
+        by_period
+            .entry(period)
+            .or_default()
+            .push(example_subject(i));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .map_err(EvaluationError::Runtime)?;
-    runtime.block_on(async {
-        let ctx = SessionContext::new();
-        for (name, table) in example_tables(policy, &plan)? {
-            ctx.register_table(name.as_str(), Arc::new(table))?;
-        }
-        run(&ctx, &plan).await
-    })
+    let mut out = Vec::new();
+    for (period, subjects) in by_period {
+        let period = policy.period(&period).map_err(EvaluationError::Period)?;
+        let resolved = policy.resolve(&period);
+        let plan = compile(&resolved);
+        let decisions = runtime.block_on(async {
+            let ctx = SessionContext::new();
+            for (name, table) in example_tables(&resolved, &plan)? {
+                ctx.register_table(name.as_str(), Arc::new(table))?;
+            }
+            run(&ctx, &plan).await
+        })?;
+        out.extend(
+            decisions
+                .into_iter()
+                .filter(|d| subjects.contains(&d.subject)),
+        );
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -71,6 +71,7 @@ impl Evaluator {
         policy: &Policy,
         snapshots: &BTreeMap<String, P>,
     ) -> Result<Self, EvaluationError> {
+        crate::resolved(policy)?;
         // Which fields each dataset's table must have: those the plan reads.
         let unplanned = compile_where(policy, None, &BTreeSet::new());
         let mut pages = Vec::with_capacity(unplanned.tables.len());

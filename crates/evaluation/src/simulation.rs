@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use errandless_policy::{Frequency, Policy};
+use errandless_policy::Policy;
 
 use crate::Decision;
 
@@ -33,8 +33,8 @@ pub struct Simulation {
     pub without_account: u64,
     /// One payment to every payable subject, in fen.
     pub per_payment: i64,
-    /// Payments per subject in the policy's validity: 1, or the months of a monthly policy; 0
-    /// for a screen.
+    /// Payments per subject in the year of the period simulated: 1, or the months of the
+    /// validity in that year for a monthly policy; 0 for a screen.
     pub payments: u32,
     /// Per city (the 6-digit code `ccdd00`), then per county (6 digits).
     pub by_city: BTreeMap<String, Tally>,
@@ -44,7 +44,7 @@ pub struct Simulation {
 }
 
 impl Simulation {
-    /// The whole cost over the validity period, in fen.
+    /// The whole cost over the year of the period simulated, in fen.
     pub fn total(&self) -> i64 {
         self.per_payment.saturating_mul(i64::from(self.payments))
     }
@@ -56,15 +56,16 @@ impl Simulation {
 }
 
 /// Sums `decisions` of `policy` over `evaluated` subjects (the decisions may be all of
-/// theirs, or only the recorded ones: the eligible and the near misses).
+/// theirs, or only the recorded ones: the eligible and the near misses). The payments are
+/// counted in the year of the period the policy was resolved for, or of its first period.
 pub fn simulate(policy: &Policy, evaluated: u64, decisions: &[Decision]) -> Simulation {
+    let period = policy.resolved_for.clone().or_else(|| {
+        let name = policy.period_on(policy.valid_from).ok()?;
+        policy.period(&name).ok()
+    });
     let mut s = Simulation {
         evaluated,
-        payments: match policy.payment.as_ref().map(|p| p.frequency) {
-            None => 0,
-            Some(Frequency::OneOff) => 1,
-            Some(Frequency::Monthly { months }) => months,
-        },
+        payments: period.as_ref().map_or(0, |p| policy.payments_in(p)),
         ..Simulation::default()
     };
     for d in decisions {

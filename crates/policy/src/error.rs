@@ -25,6 +25,9 @@ pub enum ErrorKind {
     Unsatisfiable,
     /// An amount that may not be a whole number of fen.
     NonIntegerAmount,
+    /// A `[[parameter]]` that is malformed, or whose dated values leave a gap, overlap or do
+    /// not cover the validity.
+    Parameter,
     /// A `[[test]]` example that is malformed.
     Example,
     /// A `[[test]]` example whose decision, once evaluated, is not the one it expects.
@@ -44,6 +47,7 @@ impl ErrorKind {
             ErrorKind::UnknownCode => "unknown_code",
             ErrorKind::Unsatisfiable => "unsatisfiable",
             ErrorKind::NonIntegerAmount => "non_integer_amount",
+            ErrorKind::Parameter => "parameter",
             ErrorKind::Example => "example",
             ErrorKind::ExampleFailed => "example_failed",
         }

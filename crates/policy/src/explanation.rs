@@ -8,7 +8,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Decision, Frequency, Policy};
+use crate::{Decision, ParameterUse, Policy};
 use errandless_standards::Standard;
 
 /// A language an explanation is written in.
@@ -100,18 +100,22 @@ pub struct Explanation {
     pub amount_fen: i64,
     /// The amount's formula, in fen; `None` for a screen.
     pub formula: Option<String>,
-    /// Payments in the validity period: 1 for a one-off, the months of a monthly policy.
+    /// Payments in the year of the period: 1 for a one-off or yearly policy, the months of
+    /// the validity in that year for a monthly one.
     pub payments: u32,
+    /// The parameters in force for the period, each with its value and date of effect.
+    #[serde(default)]
+    pub parameters: Vec<ParameterUse>,
     /// The account paid into, masked to its last four characters.
     pub account: Option<String>,
     pub sources: Vec<Source>,
 }
 
-/// The inputs an expression reads, in the policy's order.
-fn inputs_read<'p>(policy: &'p Policy, expression: &str) -> Vec<&'p crate::Input> {
+/// The names (words) of an expression.
+pub(crate) fn words(expression: &str) -> Vec<String> {
     use sqlparser::dialect::GenericDialect;
     use sqlparser::tokenizer::{Token, Tokenizer};
-    let words: Vec<String> = Tokenizer::new(&GenericDialect {}, expression)
+    Tokenizer::new(&GenericDialect {}, expression)
         .tokenize()
         .map(|tokens| {
             tokens
@@ -122,7 +126,12 @@ fn inputs_read<'p>(policy: &'p Policy, expression: &str) -> Vec<&'p crate::Input
                 })
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The inputs an expression reads, in the policy's order.
+fn inputs_read<'p>(policy: &'p Policy, expression: &str) -> Vec<&'p crate::Input> {
+    let words = words(expression);
     policy
         .inputs
         .iter()
@@ -180,6 +189,7 @@ impl Explanation {
         };
         let held =
             |list: &[(String, bool)], id: &str| list.iter().any(|(other, h)| other == id && *h);
+        let in_period = policy.period(period).ok();
         Explanation {
             policy: policy.id.clone(),
             policy_hash: policy_hash.to_owned(),
@@ -211,11 +221,11 @@ impl Explanation {
                 .payment
                 .as_ref()
                 .map(|p| p.amount.expr.trim().to_owned()),
-            payments: match policy.payment.as_ref().map(|p| p.frequency) {
-                None => 0,
-                Some(Frequency::OneOff) => 1,
-                Some(Frequency::Monthly { months }) => months,
-            },
+            payments: in_period.as_ref().map_or(0, |p| policy.payments_in(p)),
+            parameters: in_period
+                .as_ref()
+                .map(|p| policy.parameters_in(p))
+                .unwrap_or_default(),
             account: policy
                 .payment
                 .as_ref()
@@ -347,6 +357,24 @@ impl Explanation {
                     line(fact_line(f));
                 }
                 line(format!("      {}{}", t("依据：", "Cites: "), x.cite));
+            }
+        }
+        if !self.parameters.is_empty() {
+            line(t(
+                "参数（本期适用）：",
+                "Parameters (in force for the period):",
+            ));
+            for p in &self.parameters {
+                let title = if zh { &p.title_zh } else { &p.title_en };
+                line(if zh {
+                    format!("  {}（{title}）= {}，自 {} 起适用", p.id, p.value, p.from)
+                } else {
+                    format!(
+                        "  {} ({title}) = {}, in force from {}",
+                        p.id, p.value, p.from
+                    )
+                });
+                line(format!("      {}{}", t("依据：", "Cites: "), p.cite));
             }
         }
         if let Some(formula) = &self.formula {

@@ -64,6 +64,8 @@ pub(crate) struct Scope<'a> {
     pub inputs: &'a BTreeMap<String, InputInfo>,
     /// The condition ids it may use (none inside a condition).
     pub conditions: Option<&'a BTreeSet<String>>,
+    /// The parameters and the period's values, by name, with their types.
+    pub values: &'a BTreeMap<String, ElementType>,
 }
 
 /// What an expression must yield.
@@ -126,7 +128,7 @@ impl Site {
 }
 
 /// Parses one expression, which must be the whole text.
-fn parse(text: &str) -> Result<Expr, (String, Option<Location>)> {
+pub(crate) fn parse(text: &str) -> Result<Expr, (String, Option<Location>)> {
     let dialect = GenericDialect {};
     let located = |e: ParserError| {
         let message = e.to_string();
@@ -237,6 +239,9 @@ impl Checker<'_, '_> {
         if let Some(info) = self.scope.inputs.get(id.value.as_str()) {
             return Some(Ty::of(info.ty));
         }
+        if let Some(ty) = self.scope.values.get(id.value.as_str()) {
+            return Some(Ty::of(*ty));
+        }
         if let Some(conditions) = self.scope.conditions {
             if conditions.contains(id.value.as_str()) {
                 return Some(Ty::Bool);
@@ -244,7 +249,10 @@ impl Checker<'_, '_> {
             self.err(
                 id.span,
                 ErrorKind::UnknownIdentifier,
-                format!("`{}` is neither an input nor a condition", id.value),
+                format!(
+                    "`{}` is neither an input, a parameter, a period's value nor a condition",
+                    id.value
+                ),
             );
         } else if id.value.is_empty() {
             self.err(id.span, ErrorKind::Syntax, "an empty name");
@@ -253,7 +261,8 @@ impl Checker<'_, '_> {
                 id.span,
                 ErrorKind::UnknownIdentifier,
                 format!(
-                    "`{}` is not an input (a condition may use inputs only)",
+                    "`{}` is not an input, a parameter or a period's value (a condition may \
+                     not use conditions)",
                     id.value
                 ),
             );
@@ -355,6 +364,12 @@ impl Checker<'_, '_> {
             }
             Expr::Between {
                 expr, low, high, ..
+            } if age_call(expr).is_some() => {
+                let call = age_call(expr)?;
+                self.age_compared(call, &[low, high])
+            }
+            Expr::Between {
+                expr, low, high, ..
             } => {
                 let t = self.infer(expr);
                 for bound in [low, high] {
@@ -441,6 +456,15 @@ impl Checker<'_, '_> {
                     }
                 }
             }
+            Expr::Function(f) if f.name.to_string().eq_ignore_ascii_case("age") => {
+                self.err(
+                    e.span(),
+                    ErrorKind::Type,
+                    "age(date, on) is compared with a whole number, as in \
+                     `age(birth_date, year_start) >= 80`",
+                );
+                None
+            }
             Expr::Function(f) => {
                 let name = f.name.to_string().to_ascii_lowercase();
                 let args = match &f.args {
@@ -458,8 +482,8 @@ impl Checker<'_, '_> {
                             e.span(),
                             ErrorKind::Syntax,
                             format!(
-                                "`{}` is not allowed: the functions are COALESCE, LEAST and \
-                                 GREATEST",
+                                "`{}` is not allowed: the functions are COALESCE, LEAST, \
+                                 GREATEST and age(date, on)",
                                 f.name
                             ),
                         );
@@ -539,6 +563,23 @@ impl Checker<'_, '_> {
     }
 
     fn binary(&mut self, e: &Expr, left: &Expr, op: &BinaryOperator, right: &Expr) -> Option<Ty> {
+        let comparison = matches!(
+            op,
+            BinaryOperator::Eq
+                | BinaryOperator::NotEq
+                | BinaryOperator::Lt
+                | BinaryOperator::LtEq
+                | BinaryOperator::Gt
+                | BinaryOperator::GtEq
+        );
+        if comparison {
+            if let Some(call) = age_call(left) {
+                return self.age_compared(call, &[right]);
+            }
+            if let Some(call) = age_call(right) {
+                return self.age_compared(call, &[left]);
+            }
+        }
         let tl = self.infer(left);
         let tr = self.infer(right);
         let (tl, tr) = (tl?, tr?);
@@ -593,6 +634,74 @@ impl Checker<'_, '_> {
                 None
             }
         }
+    }
+
+    /// Checks `age(date, on)` compared with `bounds`: `date` is a date, `on` a literal date or
+    /// a date parameter or period value, and each bound a whole number known before the data
+    /// is read (a literal or an integer parameter), so that the comparison becomes one of
+    /// dates.
+    fn age_compared(&mut self, (call, args): (&Expr, Vec<&Expr>), bounds: &[&Expr]) -> Option<Ty> {
+        let [date, on] = args.as_slice() else {
+            self.err(
+                call.span(),
+                ErrorKind::Syntax,
+                "age takes two dates: age(birth_date, year_start)",
+            );
+            return None;
+        };
+        let mut ok = true;
+        match self.infer(date) {
+            Some(Ty::Date) | None => {}
+            Some(t) => {
+                self.err(
+                    date.span(),
+                    ErrorKind::Type,
+                    format!("age counts from a date, not from {} `{date}`", t.name()),
+                );
+                ok = false;
+            }
+        }
+        let on_ok = match on {
+            Expr::Value(v) => match &v.value {
+                Value::SingleQuotedString(s) => self.date_literal(s, v.span),
+                _ => false,
+            },
+            Expr::Identifier(id) => {
+                self.scope.values.get(id.value.as_str()) == Some(&ElementType::Date)
+            }
+            _ => false,
+        };
+        if !on_ok {
+            self.err(
+                on.span(),
+                ErrorKind::Type,
+                format!(
+                    "age is counted on a day known before the data is read: a 'YYYY-MM-DD' \
+                     literal, a date parameter or a period's value such as year_start, not `{on}`"
+                ),
+            );
+            ok = false;
+        }
+        for bound in bounds {
+            let known = match bound {
+                Expr::Identifier(id) => {
+                    self.scope.values.get(id.value.as_str()) == Some(&ElementType::Integer)
+                }
+                other => crate::parameter::literal_integer(other).is_some(),
+            };
+            if !known {
+                self.err(
+                    bound.span(),
+                    ErrorKind::Type,
+                    format!(
+                        "an age is compared with a whole number known before the data is read \
+                         (a literal or an integer parameter), not `{bound}`"
+                    ),
+                );
+                ok = false;
+            }
+        }
+        ok.then_some(Ty::Bool)
     }
 
     /// Whether two sides may be compared; reports the mismatch if not.
@@ -921,7 +1030,33 @@ fn entry<'m, 'n>(
     })
 }
 
-fn flip(op: &BinaryOperator) -> BinaryOperator {
+/// The call and its arguments, when `e` is `age(…)`.
+fn age_call(e: &Expr) -> Option<(&Expr, Vec<&Expr>)> {
+    let inner = match e {
+        Expr::Nested(inner) => return age_call(inner),
+        other => other,
+    };
+    let Expr::Function(f) = inner else {
+        return None;
+    };
+    if !f.name.to_string().eq_ignore_ascii_case("age") {
+        return None;
+    }
+    let args = match &f.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .filter_map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some((inner, args))
+}
+
+pub(crate) fn flip(op: &BinaryOperator) -> BinaryOperator {
     match op {
         BinaryOperator::Gt => BinaryOperator::Lt,
         BinaryOperator::GtEq => BinaryOperator::LtEq,

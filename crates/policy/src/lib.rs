@@ -11,7 +11,7 @@
 //! demonstration pack lives in `policies/` at the root of the repository.
 //!
 //! ```toml
-//! id = "freshman-subsidy-2026"
+//! id = "freshman-subsidy"
 //! title = { zh = "建档立卡家庭大学新生资助", en = "Freshman subsidy for registered poor households" }
 //! legal_basis = [{ ref = "Provincial Notice 2026-12, art. 3" }]
 //! subject = "person"
@@ -71,12 +71,14 @@ pub mod enactment;
 mod error;
 pub mod explanation;
 mod expr;
+pub mod parameter;
 mod period;
 mod policy;
 
 pub use decision::Decision;
 pub use enactment::{EnactError, EnactReport, Enactment, Enactments, InForce, Recorded, Run};
 pub use explanation::{Explanation, Lang, Source};
+pub use parameter::{DatedValue, Parameter, ParameterUse, ParameterValue, Period, PERIOD_VALUES};
 
 pub use error::{ErrorKind, PolicyError};
 pub use policy::{

@@ -1,49 +1,78 @@
-//! Policy periods: what one entitlement pays for.
+//! Policy periods: what one entitlement pays for, or what one run of a screen decides.
 //!
-//! A one-off policy has one period, its validity (`2026-07-01_2026-12-31`); a monthly policy
-//! has one per month of its validity (`2026-11`).
+//! A monthly policy has one period per month of its validity (`2027-03`), a yearly one one per
+//! calendar year (`2027`), a one-off policy one, its whole validity
+//! (`2026-07-01_2026-12-31`). A screen decides over its validity, or year by year when the
+//! validity has no end. A policy in force until repealed has periods on every date from its
+//! start: its dated parameters say what each one pays.
 
 use errandless_standards::Date;
 
-use crate::{Frequency, Policy};
+use crate::parameter::Cadence;
+use crate::Policy;
 
 impl Policy {
-    /// The period that `date` falls in, or why there is none.
+    /// The name of the period that `date` falls in, or why there is none.
     pub fn period_on(&self, date: Date) -> Result<String, String> {
-        match self.payment.as_ref().map(|p| p.frequency) {
-            Some(Frequency::Monthly { .. }) => {
-                if date < self.valid_from || date > self.valid_to {
-                    return Err(format!(
-                        "{} is valid from {} to {}, and {date} is outside it: name a month with --period",
-                        self.id, self.valid_from, self.valid_to
-                    ));
-                }
-                Ok(format!("{:04}-{:02}", date.year(), date.month()))
-            }
-            _ => Ok(self.whole_period()),
+        let cadence = self.cadence();
+        if cadence != Cadence::Whole
+            && (date < self.valid_from || self.valid_to.is_some_and(|to| date > to))
+        {
+            return Err(format!(
+                "{} is in force {}, and {date} is outside it: name a period with --period",
+                self.id,
+                self.validity()
+            ));
+        }
+        Ok(match cadence {
+            Cadence::Monthly => format!("{:04}-{:02}", date.year(), date.month()),
+            Cadence::Yearly => format!("{:04}", date.year()),
+            Cadence::Whole => self.whole_period(),
+        })
+    }
+
+    /// The validity in words: "from 2026-01-01 to 2026-12-31", or "from 2026-01-01".
+    pub fn validity(&self) -> String {
+        match self.valid_to {
+            Some(to) => format!("from {} to {to}", self.valid_from),
+            None => format!("from {}", self.valid_from),
         }
     }
 
-    /// The one period of a one-off policy or a screen.
+    /// The one period of a one-off policy or a screen with an end.
     fn whole_period(&self) -> String {
-        format!("{}_{}", self.valid_from, self.valid_to)
+        match self.valid_to {
+            Some(to) => format!("{}_{to}", self.valid_from),
+            None => format!("{}_", self.valid_from),
+        }
     }
 
     /// Checks that `period` is one of this policy's periods.
     pub fn check_period(&self, period: &str) -> Result<(), String> {
-        let ok = match self.payment.as_ref().map(|p| p.frequency) {
-            Some(Frequency::Monthly { .. }) => {
-                let first = |d: Date| (d.year(), d.month());
+        let number = |s: &str| {
+            s.parse::<i32>()
+                .ok()
+                .filter(|_| s.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let (from, to) = (self.valid_from, self.valid_to);
+        let cadence = self.cadence();
+        let ok = match cadence {
+            Cadence::Monthly => {
+                let ym = |d: Date| (d.year(), d.month());
                 period
                     .split_once('-')
-                    .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u32>().ok()?)))
-                    .is_some_and(|ym| {
+                    .and_then(|(y, m)| Some((number(y)?, u32::try_from(number(m)?).ok()?)))
+                    .is_some_and(|m| {
                         period.len() == 7
-                            && ym >= first(self.valid_from)
-                            && ym <= first(self.valid_to)
+                            && (1..=12).contains(&m.1)
+                            && m >= ym(from)
+                            && to.is_none_or(|to| m <= ym(to))
                     })
             }
-            _ => period == self.whole_period(),
+            Cadence::Yearly => number(period).is_some_and(|y| {
+                period.len() == 4 && y >= from.year() && to.is_none_or(|to| y <= to.year())
+            }),
+            Cadence::Whole => period == self.whole_period(),
         };
         if ok {
             Ok(())
@@ -51,12 +80,10 @@ impl Policy {
             Err(format!(
                 "'{period}' is not a period of {}: {}",
                 self.id,
-                match self.payment.as_ref().map(|p| p.frequency) {
-                    Some(Frequency::Monthly { .. }) => format!(
-                        "a month YYYY-MM from {} to {}",
-                        self.valid_from, self.valid_to
-                    ),
-                    _ => format!("its only period is {}", self.whole_period()),
+                match cadence {
+                    Cadence::Monthly => format!("a month YYYY-MM {}", self.validity()),
+                    Cadence::Yearly => format!("a year YYYY {}", self.validity()),
+                    Cadence::Whole => format!("its only period is {}", self.whole_period()),
                 }
             ))
         }

@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use crate::error::{ErrorKind, PolicyError, Source};
 use crate::expr::{self, InputInfo, Scope, Site, Want};
+use crate::parameter::{DatedValue, Parameter, ParameterValue, Period, PERIOD_VALUES};
 
 /// A policy in both languages of the portal.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -70,10 +71,12 @@ pub struct Amount {
 /// How often the amount is paid.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Frequency {
-    /// Once in the validity period.
+    /// Once in the validity period, which then has an end.
     OneOff,
     /// Every month of the validity period.
-    Monthly { months: u32 },
+    Monthly,
+    /// Once a year (the part of each calendar year within the validity).
+    Yearly,
 }
 
 /// What a paying policy pays, to which account, how often.
@@ -103,6 +106,9 @@ pub struct Example {
     pub line: usize,
     pub column: usize,
     pub inputs: BTreeMap<String, ExampleValue>,
+    /// The day whose period the example is decided in (`on = "2027-03-01"`); by default the
+    /// first day of the validity.
+    pub on: Option<Date>,
     pub eligible: bool,
     /// The amount per payment in fen (0 or absent when not eligible).
     pub amount: Option<i64>,
@@ -117,9 +123,17 @@ pub struct Policy {
     /// What a row of the decision is about; `person` for now.
     pub subject: String,
     pub valid_from: Date,
-    pub valid_to: Date,
+    /// The last day in force; `None` until the policy is repealed or replaced.
+    pub valid_to: Option<Date>,
     /// In the order of their names.
     pub inputs: Vec<Input>,
+    /// Amounts and thresholds with the dates from which each value applies.
+    pub parameters: Vec<Parameter>,
+    /// Whether an expression reads one of the period's values ([`PERIOD_VALUES`]).
+    pub reads_period_values: bool,
+    /// The period the expressions were resolved for ([`Policy::resolve`]); `None` for the
+    /// policy as written.
+    pub resolved_for: Option<Period>,
     pub conditions: Vec<Condition>,
     /// The combination of conditions that makes a subject eligible, before exclusions.
     pub eligible: String,
@@ -181,7 +195,26 @@ struct RawPolicy {
     pay_to: Option<Spanned<String>>,
     frequency: Option<Spanned<String>>,
     #[serde(default)]
+    parameter: Vec<Spanned<RawParameter>>,
+    #[serde(default)]
     test: Vec<Spanned<RawExample>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParameter {
+    id: Spanned<String>,
+    title: Title,
+    values: Spanned<Vec<Spanned<RawDatedValue>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatedValue {
+    from: Spanned<String>,
+    to: Option<Spanned<String>>,
+    value: Spanned<toml::Value>,
+    cite: Spanned<String>,
 }
 
 #[derive(Deserialize)]
@@ -196,7 +229,7 @@ struct RawLegalBasis {
 #[serde(deny_unknown_fields)]
 struct RawValid {
     from: Spanned<String>,
-    to: Spanned<String>,
+    to: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +252,7 @@ struct RawExample {
     name: Spanned<String>,
     #[serde(default)]
     inputs: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    on: Option<Spanned<String>>,
     eligible: bool,
     amount: Option<Spanned<i64>>,
 }
@@ -313,12 +347,15 @@ fn build(
         );
     }
     let valid_from = date(src, &raw.valid.from, errors);
-    let valid_to = date(src, &raw.valid.to, errors);
-    if let (Some(f), Some(t)) = (valid_from, valid_to) {
+    let valid_to = match &raw.valid.to {
+        Some(to) => date(src, to, errors).map(Some),
+        None => Some(None),
+    };
+    if let (Some(f), Some(Some(t))) = (valid_from, valid_to) {
         if t < f {
             err(
                 errors,
-                raw.valid.to.span(),
+                raw.valid.to.as_ref().map_or(0..0, Spanned::span),
                 malformed,
                 format!("the validity ends ({t}) before it starts ({f})"),
             );
@@ -393,6 +430,35 @@ fn build(
             "a policy reads at least one input".into(),
         );
     }
+    // Parameters: dated values over the whole validity.
+    let parameters = parameters(
+        src,
+        &raw,
+        valid_from,
+        valid_to.flatten(),
+        &scope_inputs,
+        errors,
+    );
+    let mut values: BTreeMap<String, ElementType> = PERIOD_VALUES
+        .iter()
+        .map(|(name, _)| {
+            let ty = if *name == "period_year" {
+                ElementType::Integer
+            } else {
+                ElementType::Date
+            };
+            ((*name).to_owned(), ty)
+        })
+        .collect();
+    for p in &parameters {
+        let ty = match p.values.first().map(|v| &v.value) {
+            Some(ParameterValue::Integer(_)) => ElementType::Integer,
+            Some(ParameterValue::Date(_)) => ElementType::Date,
+            _ => ElementType::String,
+        };
+        values.insert(p.id.clone(), ty);
+    }
+
     // A misspelt input must not also be reported at every use.
     let known_bad: BTreeSet<&str> = raw
         .inputs
@@ -407,10 +473,19 @@ fn build(
     let only_inputs = Scope {
         inputs: &scope_inputs,
         conditions: None,
+        values: &values,
     };
     for c in &raw.condition {
         let c = c.get_ref();
-        named(src, &c.id, &c.cite, &scope_inputs, &mut ids, errors);
+        named(
+            src,
+            &c.id,
+            &c.cite,
+            &scope_inputs,
+            &values,
+            &mut ids,
+            errors,
+        );
         let site = Site::of(src.text, c.when.span());
         let before = errors.len();
         if let Some(parsed) = expr::check(
@@ -445,6 +520,7 @@ fn build(
     let full = Scope {
         inputs: &scope_inputs,
         conditions: Some(&condition_ids),
+        values: &values,
     };
     let check_full = |s: &Spanned<String>, want, errors: &mut Vec<PolicyError>| {
         let before = errors.len();
@@ -462,7 +538,15 @@ fn build(
     let mut exclusions = Vec::new();
     for x in &raw.exclusion {
         let x = x.get_ref();
-        named(src, &x.id, &x.cite, &scope_inputs, &mut ids, errors);
+        named(
+            src,
+            &x.id,
+            &x.cite,
+            &scope_inputs,
+            &values,
+            &mut ids,
+            errors,
+        );
         check_full(&x.when, Want::Bool, errors);
         exclusions.push(Exclusion {
             id: x.id.get_ref().clone(),
@@ -502,22 +586,29 @@ fn build(
                     format!("pay_to `{}` is not an input", pay_to.get_ref()),
                 ),
             }
-            let frequency = match (frequency.get_ref().as_str(), valid_from, valid_to) {
-                ("one-off", _, _) => Some(Frequency::OneOff),
-                ("monthly", Some(f), Some(t)) => {
-                    let months =
-                        (t.year() - f.year()) * 12 + t.month() as i32 - f.month() as i32 + 1;
-                    Some(Frequency::Monthly {
-                        months: u32::try_from(months.max(0)).unwrap_or(0),
-                    })
+            let frequency = match frequency.get_ref().as_str() {
+                "one-off" => {
+                    if valid_to == Some(None) {
+                        err(
+                            errors,
+                            frequency.span(),
+                            malformed,
+                            "a one-off payment is made once in the validity, which then needs \
+                             an end (`valid = { from = …, to = … }`); a payment that recurs \
+                             each year is `yearly`"
+                                .into(),
+                        );
+                    }
+                    Some(Frequency::OneOff)
                 }
-                ("monthly", _, _) => None,
-                (other, _, _) => {
+                "monthly" => Some(Frequency::Monthly),
+                "yearly" => Some(Frequency::Yearly),
+                other => {
                     err(
                         errors,
                         frequency.span(),
                         malformed,
-                        format!("frequency '{other}' is not one of: one-off, monthly"),
+                        format!("frequency '{other}' is not one of: one-off, monthly, yearly"),
                     );
                     None
                 }
@@ -552,6 +643,39 @@ fn build(
     // A payment refused for its own reasons must not also refuse every example's amount.
     let pays = raw.amount.is_some();
     let examples = examples(src, &raw, &inputs, pays, errors);
+    for (e, raw_example) in examples.iter().zip(&raw.test) {
+        let (Some(on), Some(from)) = (e.on, valid_from) else {
+            continue;
+        };
+        let to = valid_to.flatten();
+        if on < from || to.is_some_and(|t| on > t) {
+            let at = raw_example
+                .get_ref()
+                .on
+                .as_ref()
+                .map_or(0, |o| o.span().start);
+            errors.push(src.error(
+                at,
+                ErrorKind::Example,
+                format!(
+                    "example '{}' is decided on {on}, outside the validity ({from} to {})",
+                    e.name,
+                    to.map_or("no end".to_owned(), |t| t.to_string())
+                ),
+            ));
+        }
+    }
+    let reads_period_values = [&raw.eligible]
+        .into_iter()
+        .chain(raw.amount.as_ref())
+        .map(Spanned::get_ref)
+        .chain(conditions.iter().map(|c| &c.when))
+        .chain(exclusions.iter().map(|x| &x.when))
+        .any(|text| {
+            PERIOD_VALUES
+                .iter()
+                .any(|(name, _)| crate::explanation::words(text).iter().any(|w| w == name))
+        });
 
     Some(Policy {
         id: raw.id.into_inner(),
@@ -561,6 +685,9 @@ fn build(
         valid_from: valid_from?,
         valid_to: valid_to?,
         inputs,
+        parameters,
+        reads_period_values,
+        resolved_for: None,
         conditions,
         eligible: raw.eligible.into_inner(),
         exclusions,
@@ -594,6 +721,7 @@ fn named(
     id: &Spanned<String>,
     cite: &Spanned<String>,
     inputs: &BTreeMap<String, InputInfo>,
+    values: &BTreeMap<String, ElementType>,
     ids: &mut BTreeSet<String>,
     errors: &mut Vec<PolicyError>,
 ) {
@@ -607,11 +735,13 @@ fn named(
                 RESERVED_NAMES.join(", ")
             ),
         ));
-    } else if inputs.contains_key(name) || !ids.insert(name.clone()) {
+    } else if inputs.contains_key(name) || values.contains_key(name) || !ids.insert(name.clone()) {
         errors.push(src.error(
             id.span().start,
             ErrorKind::Malformed,
-            format!("id '{name}' is already an input, condition or exclusion"),
+            format!(
+                "id '{name}' is already an input, parameter, period value, condition or exclusion"
+            ),
         ));
     }
     if cite.get_ref().trim().is_empty() {
@@ -686,11 +816,13 @@ fn examples(
             }
             _ => {}
         }
+        let on = t_ref.on.as_ref().and_then(|on| date(src, on, errors));
         out.push(Example {
             name: t_ref.name.get_ref().clone(),
             line,
             column,
             inputs: values,
+            on,
             eligible: t_ref.eligible,
             amount,
         });
@@ -729,4 +861,203 @@ fn example_value(input: &Input, v: &toml::Value) -> Result<ExampleValue, String>
             }
         )),
     }
+}
+
+/// Checks the `[[parameter]]` sections: names of their own, bilingual titles, one type, and
+/// dated values in order without gaps or overlaps that cover the whole validity.
+fn parameters(
+    src: &Source<'_>,
+    raw: &RawPolicy,
+    valid_from: Option<Date>,
+    valid_to: Option<Date>,
+    inputs: &BTreeMap<String, InputInfo>,
+    errors: &mut Vec<PolicyError>,
+) -> Vec<Parameter> {
+    let mut out: Vec<Parameter> = Vec::new();
+    let e = |errors: &mut Vec<PolicyError>, at: usize, msg: String| {
+        errors.push(src.error(at, ErrorKind::Parameter, msg));
+    };
+    for p in &raw.parameter {
+        let p = p.get_ref();
+        let id = p.id.get_ref();
+        let at = p.id.span().start;
+        if !is_name(id) {
+            e(
+                errors,
+                at,
+                format!(
+                    "parameter id '{id}' must be lowercase letters, digits and '_', and not one \
+                     of {}",
+                    RESERVED_NAMES.join(", ")
+                ),
+            );
+            continue;
+        }
+        if inputs.contains_key(id)
+            || PERIOD_VALUES.iter().any(|(name, _)| name == id)
+            || out.iter().any(|q| &q.id == id)
+        {
+            e(
+                errors,
+                at,
+                format!("parameter id '{id}' is already an input, a period value or a parameter"),
+            );
+            continue;
+        }
+        if p.title.zh.trim().is_empty() || p.title.en.trim().is_empty() {
+            e(
+                errors,
+                at,
+                format!("parameter `{id}` needs a title in both zh and en"),
+            );
+        }
+        let mut values: Vec<DatedValue> = Vec::new();
+        let mut ok = true;
+        for v in p.values.get_ref() {
+            let (span, v) = (v.span(), v.get_ref());
+            let from = date(src, &v.from, errors);
+            let to = match &v.to {
+                Some(to) => date(src, to, errors).map(Some),
+                None => Some(None),
+            };
+            if v.cite.get_ref().trim().is_empty() {
+                e(
+                    errors,
+                    v.cite.span().start,
+                    format!("each value of `{id}` cites the instrument that set it"),
+                );
+            }
+            let value = match v.value.get_ref() {
+                toml::Value::Integer(i) => Some(ParameterValue::Integer(*i)),
+                toml::Value::String(s) if s.len() == 10 && s.parse::<Date>().is_ok() => {
+                    s.parse().ok().map(ParameterValue::Date)
+                }
+                toml::Value::String(s) => Some(ParameterValue::Text(s.clone())),
+                toml::Value::Datetime(d) if d.time.is_none() && d.offset.is_none() => {
+                    d.to_string().parse().ok().map(ParameterValue::Date)
+                }
+                other => {
+                    e(
+                        errors,
+                        v.value.span().start,
+                        format!(
+                            "a value of `{id}` is a whole number (fen, years…), a date or text, \
+                             not a {}",
+                            other.type_str()
+                        ),
+                    );
+                    None
+                }
+            };
+            let (Some(from), Some(to), Some(value)) = (from, to, value) else {
+                ok = false;
+                continue;
+            };
+            if let Some(first) = values.first() {
+                if std::mem::discriminant(&first.value) != std::mem::discriminant(&value) {
+                    e(
+                        errors,
+                        v.value.span().start,
+                        format!("the values of `{id}` are not all of one type"),
+                    );
+                    ok = false;
+                }
+            }
+            if to.is_some_and(|t| t < from) {
+                e(
+                    errors,
+                    span.start,
+                    format!(
+                        "a value of `{id}` ends ({}) before it starts ({from})",
+                        to.map_or(String::new(), |t| t.to_string())
+                    ),
+                );
+                ok = false;
+            }
+            if let Some(prev) = values.last() {
+                let prev_end = prev.to.unwrap_or_else(|| from.add_days(-1));
+                if from <= prev_end || from <= prev.from {
+                    e(
+                        errors,
+                        span.start,
+                        format!(
+                            "the values of `{id}` overlap: one applies from {} to {prev_end}, the \
+                             next from {from}",
+                            prev.from
+                        ),
+                    );
+                    ok = false;
+                } else if from > prev_end.add_days(1) {
+                    e(
+                        errors,
+                        span.start,
+                        format!(
+                            "`{id}` has no value from {} to {}: each value applies until the next \
+                             starts",
+                            prev_end.add_days(1),
+                            from.add_days(-1)
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+            values.push(DatedValue {
+                from,
+                to,
+                value,
+                cite: v.cite.get_ref().clone(),
+            });
+        }
+        if values.is_empty() {
+            if ok {
+                e(
+                    errors,
+                    p.values.span().start,
+                    format!("parameter `{id}` has no value"),
+                );
+            }
+            continue;
+        }
+        if let (true, Some(valid_from)) = (ok, valid_from) {
+            let first = &values[0];
+            if first.from > valid_from {
+                e(
+                    errors,
+                    p.values.span().start,
+                    format!(
+                        "`{id}` has no value from {valid_from}, when the policy comes into force, \
+                         to {}",
+                        first.from.add_days(-1)
+                    ),
+                );
+            }
+            if let Some(last_to) = values.last().and_then(|v| v.to) {
+                match valid_to {
+                    Some(valid_to) if last_to >= valid_to => {}
+                    Some(valid_to) => e(
+                        errors,
+                        p.values.span().start,
+                        format!(
+                            "`{id}` has no value from {} to {valid_to}, the end of the validity",
+                            last_to.add_days(1)
+                        ),
+                    ),
+                    None => e(
+                        errors,
+                        p.values.span().start,
+                        format!(
+                            "`{id}` has no value after {last_to}, and the policy has no end: \
+                             leave the last value's `to` out, or end the validity"
+                        ),
+                    ),
+                }
+            }
+        }
+        out.push(Parameter {
+            id: id.clone(),
+            title: p.title.clone(),
+            values,
+        });
+    }
+    out
 }

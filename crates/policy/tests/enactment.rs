@@ -222,13 +222,48 @@ async fn decisions_are_recorded_once_logged_once_and_explained() {
 
 #[test]
 fn periods_are_checked() {
-    let policy = Policy::parse("freshman.toml", POLICY, Standard::builtin()).expect("valid");
+    // A one-off policy has one period, its whole validity.
+    // (Its examples of 2027 fall outside such a validity, and are left out.)
+    let one_off = POLICY
+        .split("\n[[test]]\nname = \"admitted in 2027")
+        .next()
+        .expect("the policy's text")
+        .replace(
+            "valid = { from = \"2026-07-01\" }",
+            "valid = { from = \"2026-07-01\", to = \"2026-12-31\" }",
+        )
+        .replace("frequency = \"yearly\"", "frequency = \"one-off\"");
+    let policy = Policy::parse("one-off.toml", &one_off, Standard::builtin()).expect("valid");
     assert_eq!(
         policy.period_on(policy.valid_from).expect("a period"),
         "2026-07-01_2026-12-31"
     );
     assert!(policy.check_period("2026-07-01_2026-12-31").is_ok());
     assert!(policy.check_period("2026-09").is_err());
+    // Without an end it could not be paid once: a one-off payment needs one.
+    let open = POLICY.replace("frequency = \"yearly\"", "frequency = \"one-off\"");
+    let errors = Policy::parse("open.toml", &open, Standard::builtin()).expect_err("refused");
+    assert!(
+        errors[0].message.contains("needs an end"),
+        "{}",
+        errors[0].message
+    );
+
+    // The pack's freshman subsidy is paid year by year, from its start in July 2026.
+    let freshman = Policy::parse("freshman.toml", POLICY, Standard::builtin()).expect("valid");
+    assert_eq!(
+        freshman.period_on(freshman.valid_from).expect("a period"),
+        "2026"
+    );
+    let year = freshman.period("2026").expect("a year of the validity");
+    assert_eq!(
+        (year.start.to_string(), year.end.to_string()),
+        ("2026-07-01".to_owned(), "2026-12-31".to_owned())
+    );
+    assert!(freshman.check_period("2027").is_ok());
+    assert!(freshman.check_period("2025").is_err());
+    assert!(freshman.check_period("2026-09").is_err());
+
     let elderly = Policy::parse(
         "elderly.toml",
         include_str!("../../../policies/elderly-allowance.toml"),
@@ -236,8 +271,15 @@ fn periods_are_checked() {
     )
     .expect("valid");
     assert!(elderly.check_period("2026-09").is_ok());
-    assert!(elderly.check_period("2027-01").is_err());
+    assert!(
+        elderly.check_period("2027-01").is_ok(),
+        "in force until repealed"
+    );
+    assert!(elderly.check_period("2025-12").is_err());
     assert!(elderly.check_period("2026-9").is_err());
-    let outside = errandless_standards::Date::new(2027, 2, 1).expect("a date");
-    assert!(elderly.period_on(outside).is_err());
+    assert!(elderly.check_period("2026-13").is_err());
+    let before = errandless_standards::Date::new(2025, 12, 31).expect("a date");
+    assert!(elderly.period_on(before).is_err());
+    let later = errandless_standards::Date::new(2031, 2, 1).expect("a date");
+    assert_eq!(elderly.period_on(later).as_deref(), Ok("2031-02"));
 }

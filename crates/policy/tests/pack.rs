@@ -42,15 +42,22 @@ fn the_pack_pays_as_the_issue_says() {
         Policy::load(&dir.join(name)).expect("a valid pack file")
     };
     let freshman = load("freshman-subsidy.toml");
+    // Paid once, in the year of admission: each year's freshmen at that year's amounts.
     assert_eq!(
-        freshman.payment.map(|p| p.frequency),
-        Some(Frequency::OneOff)
+        freshman.payment.as_ref().map(|p| p.frequency),
+        Some(Frequency::Yearly)
     );
     let elderly = load("elderly-allowance.toml");
     assert_eq!(
-        elderly.payment.map(|p| p.frequency),
-        Some(Frequency::Monthly { months: 12 })
+        elderly.payment.as_ref().map(|p| p.frequency),
+        Some(Frequency::Monthly)
     );
+    // Monthly over every year from 2026, the policy in force until it is repealed.
+    for month in ["2026-12", "2027-03"] {
+        let period = elderly.period(month).expect("a month of the validity");
+        assert_eq!(elderly.payments_in(&period), 12, "{month}");
+    }
+    assert_eq!(elderly.valid_to, None);
     let screen = load("dibao-screen.toml");
     assert!(screen.payment.is_none(), "the screen pays nothing");
     let status = freshman
