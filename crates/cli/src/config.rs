@@ -15,6 +15,9 @@
 //! seed = 1                        # ERRANDLESS_SEED
 //! code = 52                       # ERRANDLESS_PROVINCE
 //!
+//! [clock]
+//! start = "2027-03-01"            # ERRANDLESS_CLOCK, or --clock: run as if it were then
+//!
 //! [payments]                      # the paying account on pain.001 files
 //! member = "finance"              # who the ledger records as paying
 //! debtor_name = "省财政厅 Provincial Department of Finance"
@@ -37,6 +40,16 @@ pub struct FileConfig {
     pub store: StoreConfig,
     #[serde(default)]
     pub payments: PaymentsConfig,
+    #[serde(default)]
+    pub clock: ClockConfig,
+}
+
+/// The `[clock]` section: the time the installation runs at, for a rehearsal of a period
+/// ahead; the system clock by default.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    pub start: Option<String>,
 }
 
 /// The `[payments]` section: the paying side of payment files (defaults in
@@ -75,6 +88,8 @@ pub struct Settings {
     pub store_url: Option<String>,
     /// The `[payments]` section as given.
     pub payments: PaymentsConfig,
+    /// What time it is: every command that depends on the date asks this clock.
+    pub clock: errandless_standards::Clock,
 }
 
 pub const DEFAULT_DATA: &str = "errandless-data";
@@ -103,6 +118,7 @@ impl Settings {
     pub fn load(
         config_flag: Option<&Path>,
         data_flag: Option<PathBuf>,
+        clock_flag: Option<&str>,
     ) -> anyhow::Result<Settings> {
         let file = match config_flag {
             Some(path) => Some(read(path)?),
@@ -126,7 +142,13 @@ impl Settings {
             Some(v) => u8::try_from(v).context("ERRANDLESS_PROVINCE must be a two-digit code")?,
             None => file.province.code.unwrap_or(52),
         };
+        let clock = match clock_flag.map(str::to_owned).or(file.clock.start.clone()) {
+            Some(text) => errandless_standards::Clock::parse(&text)
+                .with_context(|| format!("the clock setting {text:?}"))?,
+            None => errandless_standards::Clock::system(),
+        };
         Ok(Settings {
+            clock,
             data: data_flag
                 .or(file.data)
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA)),

@@ -10,9 +10,9 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use errandless_payments::bank::{simulate, Faults, BANK_NAME};
 use errandless_payments::xml::{read_pain001, write_pain002};
-use errandless_payments::{iso_date_time, now_ms, Fen, PaymentStatus, Payments};
+use errandless_payments::{iso_date_time, Fen, PaymentStatus, Payments};
 use errandless_policy::{Lang, Policy};
-use errandless_standards::{CitizenId, Date, Standard};
+use errandless_standards::{CitizenId, Clock, Standard};
 
 use crate::config::Settings;
 use crate::demo_cmd::heading;
@@ -33,10 +33,13 @@ pub(crate) fn pack_policy(file: &str, text: &str) -> anyhow::Result<Policy> {
     })
 }
 
-/// The period the demo enacts: the one today falls in, or the nearest one of the policy's
-/// validity when today is outside it (so the demo runs in any year).
-fn demo_period(policy: &Policy) -> anyhow::Result<String> {
-    let today = Date::today().max(policy.valid_from).min(policy.valid_to);
+/// The period the demo enacts: the one today (by the configured clock) falls in, or the
+/// nearest one of the policy's validity when today is outside it.
+pub(crate) fn demo_period(policy: &Policy, clock: &Clock) -> anyhow::Result<String> {
+    let mut today = clock.today().max(policy.valid_from);
+    if let Some(to) = policy.valid_to {
+        today = today.min(to);
+    }
     policy.period_on(today).map_err(anyhow::Error::msg)
 }
 
@@ -49,7 +52,7 @@ pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<Option<
     let mut paid_example = None;
     for (file, text) in PACK {
         let policy = pack_policy(file, text)?;
-        let period = demo_period(&policy)?;
+        let period = demo_period(&policy, &settings.clock)?;
         let done = decider.enact(&policy, text, &period, None).await?;
         crate::policy_cmd::print_enacted(&policy.id, &period, &done);
         if paid_example.is_none() {
@@ -62,7 +65,7 @@ pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<Option<
 
     heading("10. payments: pain.001 to the demo bank, its pain.002 reconciled");
     let out = crate::pay_cmd::payment_files(settings);
-    pay_round(&decider.payments, &out).await?;
+    pay_round(&decider.payments, &out, &settings.clock).await?;
     let waiting = decider
         .payments
         .needing_account()
@@ -97,9 +100,13 @@ pub(crate) async fn enact_and_pay(settings: &Settings) -> anyhow::Result<Option<
 
 /// Exports every pending payment, has the demo bank answer each file and imports its report.
 /// Prints one line per file; returns how many transfers were paid.
-pub(crate) async fn pay_round(payments: &Payments, out: &Path) -> anyhow::Result<u64> {
+pub(crate) async fn pay_round(
+    payments: &Payments,
+    out: &Path,
+    clock: &Clock,
+) -> anyhow::Result<u64> {
     let files = payments
-        .export(out, 50_000, now_ms(), &mut |_| {})
+        .export(out, 50_000, clock.now_millis(), &mut |_| {})
         .await
         .with_context(|| format!("while exporting payments to {}", out.display()))?;
     if files.is_empty() {
@@ -116,14 +123,19 @@ pub(crate) async fn pay_round(payments: &Payments, out: &Path) -> anyhow::Result
             .with_context(|| format!("cannot open {}", f.path.display()))?;
         let message = read_pain001(std::io::BufReader::new(file))
             .with_context(|| format!("{} is not a valid pain.001 file", f.path.display()))?;
-        let report = simulate(&message, 7, &Faults::default(), &iso_date_time(now_ms()));
+        let report = simulate(
+            &message,
+            7,
+            &Faults::default(),
+            &iso_date_time(clock.now_millis()),
+        );
         let mut bytes = Vec::new();
         write_pain002(&mut bytes, &report, BANK_NAME)?;
         let answer = f.path.with_extension("pain002.xml");
         std::fs::write(&answer, bytes)
             .with_context(|| format!("cannot write {}", answer.display()))?;
         let r = payments
-            .import(&report, now_ms())
+            .import(&report, clock.now_millis())
             .await
             .with_context(|| format!("while importing {}", answer.display()))?;
         paid += r.paid;
@@ -168,8 +180,9 @@ fn live_case_subject(
 pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow::Result<()> {
     let subject = live_case_subject(settings, subject)?;
     let started = Instant::now();
-    let admitted = errandless_synth::admit(&settings.data, subject.as_ref(), Date::today())
-        .context("while writing the admission into the education island")?;
+    let admitted =
+        errandless_synth::admit(&settings.data, subject.as_ref(), settings.clock.today())
+            .context("while writing the admission into the education island")?;
     println!(
         "admitted: {} ({}), student {}, {} programme at {}, {}",
         admitted.name,
@@ -182,7 +195,7 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
     let runs = crate::sync_cmd::sync_all(settings, DATA_CENTER_MEMBER, None, true).await?;
     let decider = crate::enact::open(settings, DATA_CENTER_MEMBER).await?;
     let out = crate::pay_cmd::payment_files(settings);
-    pay_round(&decider.payments, &out).await?;
+    pay_round(&decider.payments, &out, &settings.clock).await?;
     let mut traces = Vec::new();
     for (policy, period, _) in &runs {
         if let Some(t) = decider
@@ -197,7 +210,7 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
     let seconds = started.elapsed().as_secs_f64();
     let decided = errandless_policy::enactment::explanation(
         &decider.store,
-        "freshman-subsidy-2026",
+        "freshman-subsidy",
         None,
         &admitted.id_number,
     )
@@ -226,7 +239,7 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
                 None => "no decision was recorded (neither eligible nor a near miss)".to_owned(),
             };
             println!(
-                "not paid, {seconds:.2} s after the admission. {outcome}\nsee `errandless policy explain freshman-subsidy-2026 --subject {}`",
+                "not paid, {seconds:.2} s after the admission. {outcome}\nsee `errandless policy explain freshman-subsidy --subject {}`",
                 admitted.id_number
             )
         }
@@ -248,8 +261,9 @@ pub(crate) async fn admit(settings: &Settings, subject: Option<&str>) -> anyhow:
 pub(crate) async fn death(settings: &Settings, subject: Option<&str>) -> anyhow::Result<()> {
     let subject = live_case_subject(settings, subject)?;
     let started = Instant::now();
-    let dead = errandless_synth::register_death(&settings.data, subject.as_ref(), Date::today())
-        .context("while writing the death into the civil affairs island")?;
+    let dead =
+        errandless_synth::register_death(&settings.data, subject.as_ref(), settings.clock.today())
+            .context("while writing the death into the civil affairs island")?;
     println!(
         "death registered: {} ({}) on {}, record {}",
         dead.name, dead.id_number, dead.died_on, dead.record_no
@@ -271,7 +285,7 @@ pub(crate) async fn death(settings: &Settings, subject: Option<&str>) -> anyhow:
     }
     decider.store.close().await;
     println!(
-        "{:.2} s after the death was written; see `errandless --data {} policy explain elderly-allowance-2026 --subject {}`",
+        "{:.2} s after the death was written; see `errandless --data {} policy explain elderly-allowance --subject {}`",
         started.elapsed().as_secs_f64(),
         settings.data.display(),
         dead.id_number

@@ -14,8 +14,8 @@ use std::path::Path;
 use anyhow::{bail, Context as _};
 use ed25519_dalek::SigningKey;
 use errandless_exchange::{
-    migrate, now_millis, Exchange, FieldValue, GrantState, LegalBasis, LegalBasisKind, Millis,
-    Mode, Purpose, ReadRequest, RequestStatus, Terms, DATACENTER_DIR,
+    migrate, Exchange, FieldValue, GrantState, LegalBasis, LegalBasisKind, Millis, Mode, Purpose,
+    ReadRequest, RequestStatus, Terms, DATACENTER_DIR,
 };
 use errandless_ledger::{NoteVerifier, Receipt, SignedCheckpoint, CHECKPOINT_FILE};
 use errandless_standards::{CitizenId, Province, Standard, Uscc};
@@ -127,7 +127,7 @@ pub(crate) async fn walk(
     errandless_policy::enactment::migrate(&store)
         .await
         .context("while preparing the policy tables")?;
-    let mut exchange = sync_cmd::open_exchange(data, &store).await?;
+    let mut exchange = sync_cmd::open_exchange(data, &store, &settings.clock).await?;
 
     heading("2. members");
     let keys = register_members(&exchange, data, province).await?;
@@ -151,7 +151,7 @@ pub(crate) async fn walk(
 
     heading("5. bulk sync to the data center");
     let datasets = exchange
-        .bulk_datasets(DATA_CENTER_MEMBER, now_millis())
+        .bulk_datasets(DATA_CENTER_MEMBER, settings.clock.now_millis())
         .await
         .context("while listing bulk grants")?;
     let datacenter = data.join(DATACENTER_DIR);
@@ -189,7 +189,7 @@ pub(crate) async fn walk(
     tracker(&exchange, &log_dir, &datacenter, &verifier, &citizen).await?;
 
     heading("8. the policy pack, simulated over the snapshots (nothing is paid)");
-    simulate_pack(&store, &datacenter).await?;
+    simulate_pack(&store, &datacenter, &settings.clock).await?;
     // The ledger is the exchange's until it closes; enacting records under it next.
     drop(exchange);
     store.close().await;
@@ -199,7 +199,7 @@ pub(crate) async fn walk(
             "11. the payee's data tracker: the reads of their data and the decisions made from it",
         );
         let store = settings.open_store().await?;
-        let exchange = sync_cmd::open_exchange(data, &store).await?;
+        let exchange = sync_cmd::open_exchange(data, &store, &settings.clock).await?;
         tracker(&exchange, &log_dir, &datacenter, &verifier, &payee).await?;
         drop(exchange);
         store.close().await;
@@ -217,20 +217,29 @@ pub(crate) async fn walk(
     Ok(())
 }
 
-/// Evaluates each policy of the pack over the data center and prints one line each.
-async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
+/// Evaluates each policy of the pack over the data center, for the period the demo enacts,
+/// and prints one line each.
+async fn simulate_pack(
+    store: &Store,
+    datacenter: &Path,
+    clock: &errandless_standards::Clock,
+) -> anyhow::Result<()> {
     println!(
-        "{:<34} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7}",
+        "{:<34} {:>7} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7}",
         "policy",
+        "period",
         "evaluated",
         "eligible",
         "no account",
         "near misses",
-        "cost over validity",
+        "cost over the year",
         "seconds"
     );
     for (file, text) in errandless_policy::PACK {
         let policy = crate::demo_benefits::pack_policy(file, text)?;
+        let period = crate::demo_benefits::demo_period(&policy, clock)?;
+        let days = policy.period(&period).map_err(anyhow::Error::msg)?;
+        let policy = policy.resolve(&days);
         let evaluated = errandless_evaluation::evaluate_latest(
             store,
             datacenter,
@@ -242,8 +251,9 @@ async fn simulate_pack(store: &Store, datacenter: &Path) -> anyhow::Result<()> {
         .await?;
         let s = errandless_evaluation::simulate(&policy, evaluated.evaluated, &evaluated.decisions);
         println!(
-            "{:<34} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7.2}",
+            "{:<34} {:>7} {:>9} {:>9} {:>10} {:>11} {:>20} {:>7.2}",
             policy.id,
+            period,
             s.evaluated,
             s.eligible,
             s.without_account,
@@ -313,7 +323,8 @@ async fn register_members(
             None => {
                 if path.exists() {
                     // A key file of no member: a store removed by hand. Keep it aside.
-                    let aside = path.with_extension(format!("key.orphan-{}", now_millis()));
+                    let aside = path
+                        .with_extension(format!("key.orphan-{}", exchange.clock().now_millis()));
                     std::fs::rename(&path, &aside).with_context(|| {
                         format!("while moving the unregistered key {}", path.display())
                     })?;
@@ -349,7 +360,7 @@ struct Row {
 /// its owner rejects. Prints the grants table.
 async fn request_grants(exchange: &Exchange) -> anyhow::Result<()> {
     let standard = Standard::builtin();
-    let now = now_millis();
+    let now = exchange.clock().now_millis();
     let mut rows = Vec::new();
     let mut wanted: Vec<Terms> = Vec::new();
     for spec in BULK {

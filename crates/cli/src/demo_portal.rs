@@ -32,15 +32,15 @@ pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
     let paid = |policy: &'static str| async move { paid_subject(store, policy, true).await };
     // A small province may have no freshman with an account: one told to bind an account
     // shows the missing-data path instead.
-    let freshman = match paid("freshman-subsidy-2026").await? {
+    let freshman = match paid("freshman-subsidy").await? {
         Some(f) => f,
-        None => paid_subject(store, "freshman-subsidy-2026", false)
+        None => paid_subject(store, "freshman-subsidy", false)
             .await?
             .context(
                 "no freshman is eligible: the portal's demonstration needs one (try more --people)",
             )?,
     };
-    let elderly = paid("elderly-allowance-2026").await?;
+    let elderly = paid("elderly-allowance").await?;
     let mut chosen = vec![("freshman (paid)", freshman.clone())];
     if let Some(e) = elderly {
         chosen.push(("elderly citizen", e));
@@ -48,11 +48,11 @@ pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
     // A near miss, then two staff: people the pack decided about, living and registered.
     let mut candidates = Vec::new();
     for (policy, near_miss) in [
-        ("elderly-allowance-2026", true),
-        ("disability-nursing-allowance-2026", true),
-        ("freshman-subsidy-2026", true),
-        ("disability-living-allowance-2026", true),
-        ("elderly-allowance-2026", false),
+        ("elderly-allowance", true),
+        ("disability-nursing-allowance", true),
+        ("freshman-subsidy", true),
+        ("disability-living-allowance", true),
+        ("elderly-allowance", false),
     ] {
         let found = errandless_policy::enactment::examples(store, policy, near_miss, 50)
             .await
@@ -132,7 +132,7 @@ pub(crate) async fn personas(opened: &Opened) -> anyhow::Result<Vec<Persona>> {
 /// Whether some freshman has been paid, so the portal can show one.
 pub(crate) async fn freshman_paid(settings: &crate::config::Settings) -> anyhow::Result<bool> {
     let store = settings.open_store().await?;
-    let found = paid_subject(&store, "freshman-subsidy-2026", true).await?;
+    let found = paid_subject(&store, "freshman-subsidy", true).await?;
     store.close().await;
     Ok(found.is_some())
 }

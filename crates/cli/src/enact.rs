@@ -44,6 +44,7 @@ pub(crate) async fn open(settings: &Settings, consumer: &str) -> anyhow::Result<
         &jurisdiction(settings),
     )
     .await
+    .map(|d| d.with_clock(settings.clock))
     .context("while opening the decisions and payments")
 }
 
@@ -52,8 +53,12 @@ pub(crate) fn jurisdiction(settings: &Settings) -> String {
     format!("{:02}0000000000", settings.province)
 }
 
-/// The period to enact: `given`, checked, or the one today falls in.
-pub(crate) fn period_of(policy: &Policy, given: Option<&str>) -> anyhow::Result<String> {
+/// The period to enact: `given`, checked, or the one today (by `clock`) falls in.
+pub(crate) fn period_of(
+    policy: &Policy,
+    given: Option<&str>,
+    clock: &errandless_standards::Clock,
+) -> anyhow::Result<String> {
     match given {
         Some(p) => {
             if let Err(e) = policy.check_period(p) {
@@ -61,9 +66,7 @@ pub(crate) fn period_of(policy: &Policy, given: Option<&str>) -> anyhow::Result<
             }
             Ok(p.to_owned())
         }
-        None => policy
-            .period_on(errandless_standards::Date::today())
-            .map_err(anyhow::Error::msg),
+        None => policy.period_on(clock.today()).map_err(anyhow::Error::msg),
     }
 }
 

@@ -48,6 +48,11 @@ struct Cli {
     /// A TOML configuration file (default: ./errandless.toml when present).
     #[arg(long, global = true, env = "ERRANDLESS_CONFIG", value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Run as if the time were this: a date YYYY-MM-DD (midnight in Beijing) or
+    /// YYYY-MM-DDTHH:MM[:SS] with an optional offset, from which the clock then runs; for
+    /// rehearsing a period ahead and for tests (default: the system clock).
+    #[arg(long, global = true, env = "ERRANDLESS_CLOCK", value_name = "TIME")]
+    clock: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -200,7 +205,7 @@ pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let settings = Settings::load(cli.config.as_deref(), cli.data)?;
+    let settings = Settings::load(cli.config.as_deref(), cli.data, cli.clock.as_deref())?;
     match cli.command {
         Command::Demo(args) => demo(&settings, args),
         Command::Synth(args) => synth(&settings, args),
@@ -208,7 +213,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Witness(args) => witness_cmd::run(args, &settings.data),
         Command::Sync(args) => sync_cmd::run(args, &settings),
         Command::Pay { command } => pay_cmd::run(command, &settings),
-        Command::Bank { command } => pay_cmd::bank(command),
+        Command::Bank { command } => pay_cmd::bank(command, &settings.clock),
         Command::Member { command } => member_cmd::run(command, &settings),
         Command::Serve(args) => serve_cmd::run(args, &settings),
         Command::Client { command } => client_cmd::run(command, &settings),

@@ -43,6 +43,10 @@ pub enum PolicyCommand {
         /// The member whose snapshots are read.
         #[arg(long, default_value = DATA_CENTER_MEMBER)]
         consumer: String,
+        /// The period to simulate, with the parameters in force then (`2027-03` for a
+        /// monthly policy, `2027` for a yearly one); by default the one today falls in.
+        #[arg(long)]
+        period: Option<String>,
         /// Also write every subject's decision to this CSV file: policy, subject, eligible,
         /// amount (fen), payable, and the conditions that failed.
         #[arg(long, value_name = "FILE")]
@@ -134,7 +138,7 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
                 };
                 let source = std::fs::read_to_string(file)
                     .with_context(|| format!("while reading {}", file.display()))?;
-                let period = crate::enact::period_of(&policy, period.as_deref())?;
+                let period = crate::enact::period_of(&policy, period.as_deref(), &settings.clock)?;
                 loaded.push((policy, source, period));
             }
             evaluation_runtime()?.block_on(enact_policies(settings, &loaded, &consumer))
@@ -160,9 +164,10 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
         PolicyCommand::Simulate {
             files,
             consumer,
+            period,
             decisions,
         } => {
-            let Some(policies) = load_all(&files) else {
+            let Some(policies) = load_all(&files, period.as_deref(), settings)? else {
                 return Ok(ExitCode::from(1));
             };
             evaluation_runtime()?.block_on(simulate_policies(
@@ -178,7 +183,7 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
             subjects,
             conditions,
         } => {
-            let Some(policies) = load_all(&files) else {
+            let Some(policies) = load_all(&files, None, settings)? else {
                 return Ok(ExitCode::from(1));
             };
             evaluation_runtime()?.block_on(bench_policies(
@@ -192,13 +197,24 @@ pub fn run(cmd: PolicyCommand, settings: &Settings) -> anyhow::Result<ExitCode> 
     }
 }
 
-/// Every policy of `files`, checked with their examples on the examples' own runtime, or
-/// `None` once their errors are printed.
-fn load_all(files: &[PathBuf]) -> Option<Vec<Policy>> {
-    files
-        .iter()
-        .map(|f| load_checked(f).map(|(policy, _)| policy))
-        .collect()
+/// Every policy of `files`, checked with their examples on the examples' own runtime and
+/// resolved for `period` (by default the one today falls in), or `None` once their errors
+/// are printed.
+fn load_all(
+    files: &[PathBuf],
+    period: Option<&str>,
+    settings: &Settings,
+) -> anyhow::Result<Option<Vec<Policy>>> {
+    let mut out = Vec::new();
+    for file in files {
+        let Some((policy, _)) = load_checked(file) else {
+            return Ok(None);
+        };
+        let name = crate::enact::period_of(&policy, period, &settings.clock)?;
+        let days = policy.period(&name).map_err(anyhow::Error::msg)?;
+        out.push(policy.resolve(&days));
+    }
+    Ok(Some(out))
 }
 
 /// Two workers, as the machine has two cores; DataFusion runs its partitions on them.
@@ -369,13 +385,14 @@ async fn notices(
     let lang: errandless_policy::Lang = lang.parse().map_err(anyhow::Error::msg)?;
     let store = settings.open_store().await?;
     errandless_policy::enactment::migrate(&store).await?;
-    let (policy_id, period) = match policy_and_period(&store, policy, period).await? {
-        Some(found) => found,
-        None => {
-            eprintln!("{policy} has not been enacted");
-            return Ok(ExitCode::from(1));
-        }
-    };
+    let (policy_id, period) =
+        match policy_and_period(&store, policy, period, &settings.clock).await? {
+            Some(found) => found,
+            None => {
+                eprintln!("{policy} has not been enacted");
+                return Ok(ExitCode::from(1));
+            }
+        };
     let waiting = errandless_policy::enactment::without_account(&store, &policy_id, &period)
         .await
         .context("while listing who has no account")?;
@@ -406,12 +423,13 @@ async fn policy_and_period(
     store: &Store,
     policy: &str,
     period: Option<&str>,
+    clock: &errandless_standards::Clock,
 ) -> anyhow::Result<Option<(String, String)>> {
     if Path::new(policy).is_file() {
         let Some((p, _)) = load_checked(Path::new(policy)) else {
             bail!("{policy} is not a valid policy");
         };
-        let period = crate::enact::period_of(&p, period)?;
+        let period = crate::enact::period_of(&p, period, clock)?;
         return Ok(Some((p.id, period)));
     }
     if let Some(period) = period {

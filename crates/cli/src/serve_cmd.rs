@@ -141,7 +141,8 @@ pub(crate) async fn open(args: ServeArgs, settings: &Settings) -> anyhow::Result
     let subject_key = crate::ledger_cmd::load_subject_key(&log_dir)?;
     let ledger = Sequencer::open(&log_dir, signer)
         .with_context(|| format!("while opening the ledger {}", log_dir.display()))?;
-    let mut exchange = Exchange::new(store.clone(), islands, ledger, subject_key);
+    let mut exchange =
+        Exchange::new(store.clone(), islands, ledger, subject_key).with_clock(settings.clock);
     for member in Members::new(store.clone())
         .list()
         .await
@@ -248,6 +249,7 @@ async fn console_decider(
     )
     .await
     .context("while opening the decisions and payments for the console")?
+    .with_clock(settings.clock)
     .with_payment_files(crate::pay_cmd::payment_files(settings));
     Ok(Some(Arc::new(decider)))
 }

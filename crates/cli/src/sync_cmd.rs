@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use clap::{Args, Subcommand};
 use errandless_exchange::{
-    migrate, now_millis, Exchange, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Mode,
-    NewMember, Purpose, SyncProgress, SyncReport, Terms, DATACENTER_DIR,
+    migrate, Exchange, Islands, IslandsConfig, LegalBasis, LegalBasisKind, Mode, NewMember,
+    Purpose, SyncProgress, SyncReport, Terms, DATACENTER_DIR,
 };
 use errandless_ledger::{NoteSigner, Sequencer, SubjectKey, ALG_ED25519};
 use errandless_standards::{Standard, Uscc};
@@ -98,13 +98,13 @@ pub(crate) async fn sync_all(
     migrate(&store)
         .await
         .context("while applying the exchange's migrations")?;
-    let exchange = open_exchange(data, &store).await?;
+    let exchange = open_exchange(data, &store, &settings.clock).await?;
 
     let datasets = match dataset {
         Some(d) => vec![d.to_owned()],
         None => {
             let held = exchange
-                .bulk_datasets(consumer, now_millis())
+                .bulk_datasets(consumer, settings.clock.now_millis())
                 .await
                 .context("while listing bulk grants")?;
             if held.is_empty() {
@@ -140,14 +140,18 @@ pub(crate) async fn sync_all(
 }
 
 /// The exchange over the data directory's islands and ledger (`<data>/ledger`, with its keys).
-pub(crate) async fn open_exchange(data: &Path, store: &Store) -> anyhow::Result<Exchange> {
+pub(crate) async fn open_exchange(
+    data: &Path,
+    store: &Store,
+    clock: &errandless_standards::Clock,
+) -> anyhow::Result<Exchange> {
     let islands = open_islands(data).await?;
     let log_dir = data.join("ledger");
     let signer = crate::ledger_cmd::load_signer(&log_dir)?;
     let subject_key = crate::ledger_cmd::load_subject_key(&log_dir)?;
     let log = Sequencer::open(&log_dir, signer)
         .with_context(|| format!("while opening the ledger {}", log_dir.display()))?;
-    Ok(Exchange::new(store.clone(), islands, log, subject_key))
+    Ok(Exchange::new(store.clone(), islands, log, subject_key).with_clock(*clock))
 }
 
 /// Syncs each of `datasets` for `consumer` into `datacenter`, one after the other, with a

@@ -116,11 +116,11 @@ fn the_demo_walks_the_exchange_and_runs_again() {
         .nth(1)
         .expect("the simulation step");
     for id in [
-        "freshman-subsidy-2026",
-        "elderly-allowance-2026",
-        "disability-living-allowance-2026",
-        "disability-nursing-allowance-2026",
-        "dibao-screen-2026",
+        "freshman-subsidy",
+        "elderly-allowance",
+        "disability-living-allowance",
+        "disability-nursing-allowance",
+        "dibao-screen",
     ] {
         let row = pack
             .lines()
@@ -128,7 +128,7 @@ fn the_demo_walks_the_exchange_and_runs_again() {
             .unwrap_or_else(|| panic!("{id} in {pack}"));
         let evaluated: u64 = row
             .split_whitespace()
-            .nth(1)
+            .nth(2)
             .and_then(|n| n.parse().ok())
             .unwrap_or_else(|| panic!("a count in {row}"));
         assert!(evaluated > 0, "{row}");

@@ -60,7 +60,7 @@ fn waiting_for_an_account(dir: &Path) -> (String, String) {
             "data",
             "policy",
             "notices",
-            "elderly-allowance-2026",
+            "elderly-allowance",
             "--lang",
             "en",
         ],
@@ -113,7 +113,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
         &["demo", "--no-serve", "--people", "20000", "--data", "data"],
     );
     let enacted = shown.split("== 9.").nth(1).expect("the enactment step");
-    let elderly = row(enacted, "elderly-allowance-2026");
+    let elderly = row(enacted, "elderly-allowance");
     let eligible: u64 = elderly[3].parse().expect("eligible");
     let entitled: u64 = elderly[6].parse().expect("entitled");
     assert!(
@@ -125,9 +125,13 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     // The payee's tracker lists the decision made about them, its proof verified.
     let tracked = shown.split("== 11.").nth(1).expect("the payee's tracker");
     assert!(
-        tracked.lines().any(|l| l.contains("-2026")
-            && l.contains("eligible")
-            && l.contains("verified in tree")),
+        tracked
+            .lines()
+            .any(|l| ["freshman-subsidy", "elderly-allowance", "disability-"]
+                .iter()
+                .any(|id| l.contains(id))
+                && l.contains("eligible")
+                && l.contains("verified in tree")),
         "{tracked}"
     );
     let paid = status_count(d, "paid");
@@ -148,11 +152,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     let mut args = vec!["--data", "data", "policy", "enact"];
     args.extend(files.iter().map(String::as_str));
     let again = ok(d, &args);
-    for id in [
-        "freshman-subsidy-2026",
-        "elderly-allowance-2026",
-        "dibao-screen-2026",
-    ] {
+    for id in ["freshman-subsidy", "elderly-allowance", "dibao-screen"] {
         let r = row(&again, id);
         assert_eq!((r[2], r[6]), ("0", "0"), "{id}: {again}");
     }
@@ -187,7 +187,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
             "data",
             "policy",
             "explain",
-            "elderly-allowance-2026",
+            "elderly-allowance",
             "--subject",
             "52010219900307105X",
         ],
@@ -199,7 +199,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     let admitted = ok(d, &["--data", "data", "demo", "admit"]);
     assert!(admitted.contains("admitted:"), "{admitted}");
     assert!(
-        admitted.contains("delta run: freshman-subsidy-2026 over 1 subject(s)"),
+        admitted.contains("delta run: freshman-subsidy over 1 subject(s)"),
         "{admitted}"
     );
     assert!(
@@ -212,7 +212,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
         .and_then(|l| l.split(['(', ')']).nth(1))
         .expect("the student's number")
         .to_owned();
-    let decision = explanation(d, "freshman-subsidy-2026", &student);
+    let decision = explanation(d, "freshman-subsidy", &student);
     assert!(decision.contains("[met] admitted_this_year"), "{decision}");
     assert!(
         decision.contains("version 2"),
@@ -234,13 +234,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     assert!(status_count(d, "pending") > pending_before, "{synced}");
     let notices = ok(
         d,
-        &[
-            "--data",
-            "data",
-            "policy",
-            "notices",
-            "elderly-allowance-2026",
-        ],
+        &["--data", "data", "policy", "notices", "elderly-allowance"],
     );
     assert!(!notices.contains(&waiting), "{notices}");
 
@@ -254,13 +248,13 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     );
     assert!(died.contains("death registered:"), "{died}");
     assert!(
-        died.contains("elderly-allowance-2026") && died.contains("1 entitlement(s) withdrawn"),
+        died.contains("elderly-allowance") && died.contains("1 entitlement(s) withdrawn"),
         "{died}"
     );
     assert!(died.contains("theirs: withdrawn"), "{died}");
     assert_eq!(status_count(d, "withdrawn"), 1, "{died}");
     assert_eq!(status_count(d, "pending"), pending_before - 1, "{died}");
-    let decision = explanation(d, "elderly-allowance-2026", &waiting);
+    let decision = explanation(d, "elderly-allowance", &waiting);
     assert!(decision.contains("[applies] deceased"), "{decision}");
     refused(
         d,
@@ -293,7 +287,7 @@ fn the_pack_is_enacted_paid_once_explained_and_an_admission_is_paid_by_the_delta
     let synced = ok(d, &["--data", "data", "sync"]);
     assert_eq!(status_count(d, "withdrawn"), 2, "{synced}");
     assert_eq!(status_count(d, "pending"), pending_before, "{synced}");
-    let decision = explanation(d, "elderly-allowance-2026", &leaving);
+    let decision = explanation(d, "elderly-allowance", &leaving);
     assert!(
         decision.contains("[not met] registered_resident"),
         "{decision}"
@@ -356,7 +350,7 @@ fn sigkill_during_enactment_loses_no_decision_and_pays_no_one_twice() {
                 "--data", "data", "policy", "enact", &elderly, "--period", month,
             ],
         );
-        let r = row(&done, "elderly-allowance-2026");
+        let r = row(&done, "elderly-allowance");
         per_month.push((r[3].to_owned(), r[4].to_owned()));
         let again = ok(
             d,
@@ -364,7 +358,7 @@ fn sigkill_during_enactment_loses_no_decision_and_pays_no_one_twice() {
                 "--data", "data", "policy", "enact", &elderly, "--period", month,
             ],
         );
-        let r = row(&again, "elderly-allowance-2026");
+        let r = row(&again, "elderly-allowance");
         assert_eq!((r[2], r[6]), ("0", "0"), "{month}: {again}");
     }
     // Every month decided the same people, and each payable one is entitled once a month.

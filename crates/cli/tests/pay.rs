@@ -48,7 +48,7 @@ fn pay_walk_with_the_demo_bank_and_refusals() {
     for i in 0..500u64 {
         let id = CitizenId::compose(520102, Date::new(2008, 1, 1).expect("date"), i as u16);
         let line = serde_json::json!({
-            "policy_id": "freshman-subsidy-2026", "period": "2026", "subject_id": id.as_str(),
+            "policy_id": "freshman-subsidy", "period": "2026", "subject_id": id.as_str(),
             "payee_name": format!("学生{i}"), "account": format!("62170{i:014}"),
             "bank": "贵州农村信用社", "amount_fen": 500_000, "decision_ref": format!("d{i}"),
         });

@@ -39,7 +39,7 @@ fn entitlements(file: &Path, from: u64, to: u64) {
         .expect("date");
         let id = CitizenId::compose(520102, birth, (i % 1000) as u16);
         let line = serde_json::json!({
-            "policy_id": "freshman-subsidy-2026",
+            "policy_id": "freshman-subsidy",
             "period": "2026",
             "subject_id": id.as_str(),
             "payee_name": format!("学生{i}"),

@@ -32,7 +32,7 @@ fn the_pack_checks_ok() {
         stdout.lines().filter(|l| l.starts_with("ok ")).count(),
         files.len()
     );
-    assert!(stdout.contains("freshman-subsidy-2026"), "{stdout}");
+    assert!(stdout.contains("freshman-subsidy"), "{stdout}");
     assert!(stdout.contains("7 examples run"), "{stdout}");
 }
 

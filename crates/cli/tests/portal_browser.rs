@@ -942,7 +942,7 @@ fn a_policy_officer_simulates_a_policy_and_sees_a_drafts_errors_beside_it() {
         "simulate: the run's page updates itself until it has finished",
         |b| {
             let button = "form[action='/console/policies/run']\
-             :has(input[name=policy][value=freshman-subsidy-2026])\
+             :has(input[name=policy][value=freshman-subsidy])\
              :has(input[name=run][value=simulate]) button";
             b.loading(|b| b.click(button))?;
             b.wait_until("a run's page", Duration::from_secs(10), |b| {

@@ -24,7 +24,8 @@ use crate::read::{
 };
 use crate::recorder::{Recorder, RecorderError};
 use crate::sync::SyncError;
-use crate::{now_millis, Millis};
+use crate::Millis;
+use errandless_standards::Clock;
 
 /// The exchange: it checks each read against the member register and the grants, reads the
 /// island through its connector, signs the answer with the owner's key, and records every
@@ -49,6 +50,8 @@ pub struct Exchange {
     subject_key: SubjectKey,
     /// The owners' signing keys, as an owner's X-Road security server holds its own.
     owner_keys: BTreeMap<String, SigningKey>,
+    /// What time it is when a read or a sync does not say.
+    clock: Clock,
 }
 
 /// A request id held as in use until the read that used it is committed.
@@ -101,7 +104,19 @@ impl Exchange {
             in_flight: Arc::default(),
             subject_key,
             owner_keys: BTreeMap::new(),
+            clock: Clock::system(),
         }
+    }
+
+    /// The exchange, asking `clock` the time of the reads and syncs that do not give one.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock the exchange reads and syncs by.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Gives the exchange an owner's signing key, with which it signs that owner's answers.
@@ -289,7 +304,7 @@ impl Exchange {
 
     /// Answers a per-subject read now.
     pub async fn read(&self, request: &SignedReadRequest) -> Result<SignedResponse, ReadError> {
-        self.read_at(request, now_millis()).await
+        self.read_at(request, self.clock.now_millis()).await
     }
 
     /// Answers a per-subject read as at `now`. The checks run in this order, and the first

@@ -89,8 +89,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use errandless_store::{Store, StoreError};
 
 mod cache;
@@ -138,12 +136,10 @@ pub async fn migrate(store: &Store) -> Result<(), StoreError> {
     store.migrate("exchange", &MIGRATOR).await.map(drop)
 }
 
-/// The current time in [`Millis`].
+/// The system clock's time in [`Millis`]; code that depends on the date is handed an
+/// [`errandless_standards::Clock`] instead ([`Exchange::with_clock`]).
 pub fn now_millis() -> Millis {
-    let ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    i64::try_from(ms).unwrap_or(i64::MAX)
+    errandless_standards::Clock::system().now_millis()
 }
 
 /// A fresh identifier: `prefix-` and 32 random hexadecimal digits.

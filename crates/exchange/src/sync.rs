@@ -80,7 +80,7 @@ use crate::connector::{ConnectorError, FieldValue};
 use crate::exchange::Exchange;
 use crate::grant::{Grant, GrantError, GrantState, Mode};
 use crate::purpose::LegalBasisKind;
-use crate::{now_millis, Millis};
+use crate::Millis;
 
 /// The data center's directory under the data directory.
 pub const DATACENTER_DIR: &str = "datacenter";
@@ -344,8 +344,14 @@ impl Exchange {
         datacenter: &Path,
         progress: &SyncProgress,
     ) -> Result<SyncReport, SyncError> {
-        self.sync_at(consumer, dataset, datacenter, progress, now_millis())
-            .await
+        self.sync_at(
+            consumer,
+            dataset,
+            datacenter,
+            progress,
+            self.clock().now_millis(),
+        )
+        .await
     }
 
     /// Syncs `dataset` for `consumer` as at `now` (see the module documentation). A refusal

@@ -26,7 +26,7 @@
 //!
 //! let secret = SubjectKey::generate();
 //! let mut entry = Entry::new(Kind::new(Kind::ACCESS)?, "education-bureau")?;
-//! entry.purpose = Some("freshman-subsidy-2026".into());
+//! entry.purpose = Some("freshman-subsidy".into());
 //! entry.subject = Some(secret.tag("52010219900307105X"));
 //! let indexes = log.append(&[entry.to_bytes()?])?; // durable once this returns
 //!

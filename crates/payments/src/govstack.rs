@@ -457,7 +457,7 @@ mod tests {
     const BULK_EXAMPLE: &str = r#"[
       {"requestId":"E1a2b3c4-1-1","creditParty":[{"key":"accountNumber","value":"6217000000000000001"},{"key":"name","value":"张三"},{"key":"bank","value":"农村信用社"}],
        "debitParty":[{"key":"accountNumber","value":"520000000000000000001"},{"key":"name","value":"省财政厅"},{"key":"bank","value":"国家金库"}],
-       "paymentMode":"BANK_ACCOUNT","amount":5000,"currency":"CNY","descriptionText":"freshman-subsidy-2026 2026"},
+       "paymentMode":"BANK_ACCOUNT","amount":5000,"currency":"CNY","descriptionText":"freshman-subsidy 2026"},
       {"requestId":"E1a2b3c4-2-1","creditParty":[{"key":"accountNumber","value":"6217000000000000002"}],
        "debitParty":[{"key":"accountNumber","value":"520000000000000000001"}],
        "paymentMode":"BANK_ACCOUNT","amount":123.45,"currency":"CNY"}

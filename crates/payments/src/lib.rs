@@ -105,7 +105,7 @@ pub async fn migrate(store: &Store) -> Result<(), StoreError> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Entitlement {
-    /// The policy, e.g. `freshman-subsidy-2026`.
+    /// The policy, e.g. `freshman-subsidy`.
     pub policy_id: String,
     /// The policy period this pays for, e.g. `2026` or `2026-09`.
     pub period: String,

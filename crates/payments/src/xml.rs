@@ -813,7 +813,7 @@ mod tests {
                         account: "6217000000000000001".into(),
                         bank: "农村信用社".into(),
                     },
-                    remittance: "freshman-subsidy-2026 2026".into(),
+                    remittance: "freshman-subsidy 2026".into(),
                 },
                 CreditTransfer {
                     end_to_end_id: "E2".into(),

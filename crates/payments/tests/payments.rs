@@ -265,7 +265,7 @@ async fn reports_are_reconciled_per_end_to_end_id_and_retries_get_new_ids() {
             );
         }
         let trace = p
-            .trace("freshman-subsidy-2026", "2026", &entitlement(13).subject_id)
+            .trace("freshman-subsidy", "2026", &entitlement(13).subject_id)
             .await
             .expect("trace")
             .expect("known");
@@ -489,7 +489,7 @@ async fn an_interrupted_ledger_append_is_settled_exactly_once() {
         assert_eq!(p.flush_ledger().await.expect("flushed"), 5);
         assert_eq!(ledger_size(&log).await, 20, "the lost plan's entries are appended after the others");
         let trace = p
-            .trace("freshman-subsidy-2026", "2026", &entitlement(12).subject_id)
+            .trace("freshman-subsidy", "2026", &entitlement(12).subject_id)
             .await
             .expect("trace")
             .expect("known");
@@ -569,7 +569,7 @@ async fn withdrawal_reaches_only_what_has_not_left_and_eligibility_again_reinsta
         // Subject 1 was exported, 4 is pending, 9 has no entitlement.
         let w = p
             .withdraw(
-                "freshman-subsidy-2026",
+                "freshman-subsidy",
                 "2026",
                 &[gone(1), gone(4), gone(9)],
                 NOW,
@@ -586,19 +586,19 @@ async fn withdrawal_reaches_only_what_has_not_left_and_eligibility_again_reinsta
             "one entry per withdrawal"
         );
         let t = p
-            .trace("freshman-subsidy-2026", "2026", &entitlement(4).subject_id)
+            .trace("freshman-subsidy", "2026", &entitlement(4).subject_id)
             .await
             .expect("trace")
             .expect("an entitlement");
         assert_eq!(t.status, PaymentStatus::Withdrawn);
         // Withdrawing again changes nothing; another period is another entitlement.
         let again = p
-            .withdraw("freshman-subsidy-2026", "2026", &[gone(4)], NOW)
+            .withdraw("freshman-subsidy", "2026", &[gone(4)], NOW)
             .await
             .expect("again");
         assert_eq!((again.withdrawn, again.none), (0, 1));
         let other = p
-            .withdraw("freshman-subsidy-2026", "2027", &[gone(5)], NOW)
+            .withdraw("freshman-subsidy", "2027", &[gone(5)], NOW)
             .await
             .expect("other period");
         assert_eq!((other.withdrawn, other.none), (0, 1));
@@ -623,7 +623,7 @@ async fn withdrawal_reaches_only_what_has_not_left_and_eligibility_again_reinsta
             "{r:?}"
         );
         let t = p
-            .trace("freshman-subsidy-2026", "2026", &back.subject_id)
+            .trace("freshman-subsidy", "2026", &back.subject_id)
             .await
             .expect("trace")
             .expect("an entitlement");

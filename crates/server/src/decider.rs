@@ -45,6 +45,8 @@ pub enum DecideError {
     },
     #[error("while appending an interrupted run's records to the ledger: {0}")]
     Flush(String),
+    #[error("{0}")]
+    Period(String),
     #[error("while deciding one subject under {policy}: {source}")]
     One {
         policy: String,
@@ -56,6 +58,7 @@ pub enum DecideError {
 /// A policy prepared for single-subject decisions over the snapshots it was prepared on.
 struct Prepared {
     source: String,
+    period: String,
     snapshots: Vec<String>,
     evaluator: Arc<Evaluator>,
 }
@@ -103,6 +106,8 @@ pub struct Decider {
     /// province): a staff member enacts from the console only with a policy officer's role
     /// covering it.
     pub jurisdiction: String,
+    /// What time it is: the period "today" falls in, and the time of every record.
+    pub clock: errandless_standards::Clock,
 }
 
 impl Decider {
@@ -140,7 +145,28 @@ impl Decider {
             datacenter,
             consumer: consumer.to_owned(),
             jurisdiction: jurisdiction.to_owned(),
+            clock: errandless_standards::Clock::system(),
         })
+    }
+
+    /// The decider, asking `clock` what time it is (the system's by default).
+    pub fn with_clock(mut self, clock: errandless_standards::Clock) -> Decider {
+        self.clock = clock;
+        self
+    }
+
+    /// `policy` as it decides `period`: its parameters and the period's values written in
+    /// ([`Policy::resolve`]), or why `period` is not one of its periods.
+    pub fn resolve(policy: &Policy, period: &str) -> Result<Policy, DecideError> {
+        let days = policy.period(period).map_err(DecideError::Period)?;
+        Ok(policy.resolve(&days))
+    }
+
+    /// The period of `policy` that today (by the decider's clock) falls in.
+    pub fn period_today(&self, policy: &Policy) -> Result<String, DecideError> {
+        policy
+            .period_on(self.clock.today())
+            .map_err(DecideError::Period)
     }
 
     /// The decider, writing payment files into `dir`.
@@ -149,8 +175,8 @@ impl Decider {
         self
     }
 
-    /// Evaluates `policy` over everyone, or over `subjects` only, with no side effects,
-    /// handing back the decisions `keep` asks for.
+    /// Evaluates `policy` (resolved for a period, [`Decider::resolve`]) over everyone, or over
+    /// `subjects` only, with no side effects, handing back the decisions `keep` asks for.
     pub async fn evaluate(
         &self,
         policy: &Policy,
@@ -168,16 +194,18 @@ impl Decider {
         .await?)
     }
 
-    /// What `policy` (read from `source`) decides about `subject` over the newest snapshots,
-    /// recording nothing: `None` when no dataset it reads has a row of theirs. The policy is
-    /// prepared once (an [`Evaluator`]) and again only when its source or a snapshot changes,
-    /// so each call binds the subject and runs.
+    /// What `policy` (read from `source`) decides about `subject` today, over the newest
+    /// snapshots, recording nothing: `None` when no dataset it reads has a row of theirs. The
+    /// policy is prepared once (an [`Evaluator`]) and again only when its source, the period
+    /// or a snapshot changes, so each call binds the subject and runs.
     pub async fn decide_now(
         &self,
         policy: &Policy,
         source: &str,
         subject: &str,
     ) -> Result<Option<Decision>, DecideError> {
+        let period = self.period_today(policy)?;
+        let policy = &Decider::resolve(policy, &period)?;
         let plan = compile(policy);
         let (snapshots, files) =
             latest_snapshots(&self.store, &self.datacenter, &self.consumer, policy, &plan).await?;
@@ -189,7 +217,9 @@ impl Decider {
         let evaluator = {
             let mut prepared = self.prepared.lock().await;
             match prepared.get(&policy.id) {
-                Some(p) if p.source == source && p.snapshots == ids => Arc::clone(&p.evaluator),
+                Some(p) if p.source == source && p.period == period && p.snapshots == ids => {
+                    Arc::clone(&p.evaluator)
+                }
                 _ => {
                     let evaluator =
                         Arc::new(Evaluator::prepare(policy, &files).await.map_err(failed)?);
@@ -197,6 +227,7 @@ impl Decider {
                         policy.id.clone(),
                         Prepared {
                             source: source.to_owned(),
+                            period,
                             snapshots: ids,
                             evaluator: Arc::clone(&evaluator),
                         },
@@ -265,6 +296,7 @@ impl Decider {
     ) -> Result<Enacted, DecideError> {
         let started = Instant::now();
         let payee = payee_inputs(policy)?;
+        let resolved = Decider::resolve(policy, period)?;
         // Those eligible so far are decided whatever they are now: someone who stopped
         // qualifying gets a decision that says so, and loses what has not been paid.
         let was_eligible = self
@@ -277,7 +309,7 @@ impl Decider {
             })?;
         progress(Stage::Evaluating);
         let evaluated = self
-            .evaluate(policy, subjects, Keep::RecordedAnd(&was_eligible))
+            .evaluate(&resolved, subjects, Keep::RecordedAnd(&was_eligible))
             .await?;
         progress(Stage::Recording {
             decisions: evaluated.decisions.len() as u64,
@@ -295,7 +327,7 @@ impl Decider {
             },
             evaluated: evaluated.evaluated,
         };
-        let now = errandless_payments::now_ms();
+        let now = self.clock.now_millis();
         let report = self
             .enactments
             .enact(&enactment, &evaluated.decisions, now)

@@ -99,6 +99,14 @@ pub(crate) struct App {
     pub identity: Option<Arc<IdentityService>>,
 }
 
+impl App {
+    /// What time it is for the installation: the clock its exchange was given (the system's
+    /// unless a rehearsal set another), which every record the portal makes is timed by.
+    pub fn now(&self) -> errandless_standards::Millis {
+        self.exchange.clock().now_millis()
+    }
+}
+
 /// The router of every endpoint, over an exchange that records in the ledger at
 /// `config.ledger_dir`.
 pub fn router(exchange: Arc<Exchange>, config: ServerConfig) -> axum::Router {

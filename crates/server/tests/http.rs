@@ -551,7 +551,7 @@ async fn the_payer_follows_a_batch_through_the_g2p_api_and_no_one_else_can() {
             .iter()
             .enumerate()
             .map(|(i, p)| Entitlement {
-                policy_id: "freshman-subsidy-2026".into(),
+                policy_id: "freshman-subsidy".into(),
                 period: "2026".into(),
                 subject_id: p.clone(),
                 payee_name: format!("学生{i}"),

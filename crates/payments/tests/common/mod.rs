@@ -44,7 +44,7 @@ pub fn person(i: u64) -> String {
 
 pub fn entitlement(i: u64) -> Entitlement {
     Entitlement {
-        policy_id: "freshman-subsidy-2026".into(),
+        policy_id: "freshman-subsidy".into(),
         period: "2026".into(),
         subject_id: person(i),
         payee_name: format!("学生{i}"),

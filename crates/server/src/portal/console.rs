@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use errandless_identity::{decide, now_millis, Action, Assignment, Role};
+use errandless_identity::{decide, Action, Assignment, Role};
 use errandless_services::{Actor, CaseError, CaseState, Catalogue, Scope, Staff};
 use serde::Deserialize;
 
@@ -272,7 +272,7 @@ async fn cases(
     let tr = visitor.tr(&portal);
     let lang = visitor.lang;
     let catalogue = Catalogue::builtin();
-    let now = now_millis();
+    let now = portal.app.now();
     let mut panel = Panel::new(
         tr.t("console-cases"),
         vec![
@@ -374,7 +374,7 @@ async fn case(
             state_name(case.state, lang),
             case.due_date.clone(),
         ],
-        flag: case.is_overdue(now_millis()),
+        flag: case.is_overdue(portal.app.now()),
         actions: case
             .state
             .next()
@@ -466,7 +466,7 @@ async fn step(
     for (_, staff) in case_scopes(&roles) {
         match apps
             .cases
-            .transition(id, to, &Actor::Staff(staff), note, now_millis())
+            .transition(id, to, &Actor::Staff(staff), note, portal.app.now())
             .await
         {
             Ok(_) => return see_other(&format!("/console/cases/{id}?done=1")),
@@ -569,7 +569,7 @@ async fn exchange(
             Ok(g) => g,
             Err(e) => return super::internal(&portal, &visitor, &e),
         };
-        let now = now_millis();
+        let now = portal.app.now();
         for g in held {
             let t = &g.terms;
             grants.rows.push(Row {
@@ -644,7 +644,7 @@ async fn decide_request(
     {
         return super::forbidden(&portal, &visitor, "decide_request").await;
     }
-    let now = now_millis();
+    let now = portal.app.now();
     let outcome = match form.decision.as_str() {
         "approve" => exchange
             .approve(&request.id, &request.owner, now)
@@ -687,7 +687,7 @@ async fn ratings(
     };
     let tr = visitor.tr(&portal);
     let lang = visitor.lang;
-    let now = now_millis();
+    let now = portal.app.now();
     let mut panel = Panel::new(
         tr.t("console-followups"),
         vec![
@@ -766,7 +766,7 @@ async fn answer(
         match apps
             .cases
             .follow_ups()
-            .answer(id, &staff, &text, now_millis())
+            .answer(id, &staff, &text, portal.app.now())
             .await
         {
             Ok(_) => return see_other("/console/ratings?done=1"),
@@ -1390,7 +1390,7 @@ async fn export_payments(
         .export(
             &decider.payment_files,
             EXPORT_BATCH,
-            errandless_payments::now_ms(),
+            decider.clock.now_millis(),
             &mut |_| {},
         )
         .await;
@@ -1553,7 +1553,7 @@ async fn import_report(
     };
     let notice = match decider
         .payments
-        .import(&parsed, errandless_payments::now_ms())
+        .import(&parsed, decider.clock.now_millis())
         .await
     {
         Ok(r) if r.already_imported => tr.t1("console-import-again", "msg", &parsed.msg_id),

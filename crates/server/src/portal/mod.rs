@@ -23,7 +23,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use errandless_identity::{now_millis, Account, Assignment};
+use errandless_identity::{Account, Assignment};
 use serde::Deserialize;
 
 use crate::oidc::IdentityService;
@@ -193,7 +193,7 @@ impl Visitor {
         let Some(cookie) = portal.identity.read_cookie(headers, PORTAL_COOKIE) else {
             return visitor;
         };
-        let now = now_millis();
+        let now = portal.app.now();
         let Ok(session) = portal.identity.sessions.find(cookie, now).await else {
             return visitor;
         };

@@ -23,7 +23,7 @@ use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::response::Response;
 use errandless_evaluation::{Keep, Simulation};
-use errandless_identity::{decide, now_millis, Action, Assignment};
+use errandless_identity::{decide, Action, Assignment};
 use errandless_policy::{Policy, Title};
 use serde::Deserialize;
 
@@ -112,6 +112,7 @@ impl PolicyRuns {
         policy: &Policy,
         period: &str,
         by: &str,
+        now: errandless_standards::Millis,
     ) -> Result<Arc<PolicyRun>, Arc<PolicyRun>> {
         let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(busy) = runs.iter().find(|r| r.running()) {
@@ -124,7 +125,7 @@ impl PolicyRuns {
             title: policy.title.clone(),
             period: period.to_owned(),
             by: by.to_owned(),
-            started_ms: now_millis(),
+            started_ms: now,
             started: Instant::now(),
             state: Mutex::new((Progress::Checking, None)),
         });
@@ -316,9 +317,9 @@ pub(super) async fn start(
             Ok(()) => p.to_owned(),
             Err(e) => return back_with(vec![e]).await,
         },
-        None => match policy.period_on(errandless_standards::Date::today()) {
+        None => match decider.period_today(&policy) {
             Ok(p) => p,
-            Err(e) => return back_with(vec![e]).await,
+            Err(e) => return back_with(vec![e.to_string()]).await,
         },
     };
     let (account, by) = visitor
@@ -326,7 +327,10 @@ pub(super) async fn start(
         .as_ref()
         .map(|s| (s.account.id.clone(), s.account.name.clone()))
         .unwrap_or_default();
-    let run = match portal.runs.start(kind, &policy, &period, &by) {
+    let run = match portal
+        .runs
+        .start(kind, &policy, &period, &by, portal.app.now())
+    {
         Ok(run) => run,
         Err(busy) => {
             return super::see_other(&format!(
@@ -412,6 +416,10 @@ async fn carry_out(
             // Only the decisions a run would record (the eligible and the near misses), as
             // `errandless policy simulate` keeps them: the figures need no more, and a
             // province of millions stays out of memory.
+            let policy = match Decider::resolve(&policy, &run.period) {
+                Ok(p) => p,
+                Err(e) => return Progress::Failed(e.to_string()),
+            };
             match decider.evaluate(&policy, None, Keep::Recorded).await {
                 Ok(evaluated) => Progress::Simulated(Box::new(errandless_evaluation::simulate(
                     &policy,

@@ -9,7 +9,6 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use errandless_identity::now_millis;
 use errandless_services::govstack::{
     ApplicationFile, ApplicationFileListItem, ApplicationFileSubmit, GovService,
 };
@@ -85,7 +84,8 @@ async fn citizen(portal: &Portal, headers: &HeaderMap) -> Result<CitizenId, Resp
     let (account, _, scope) = portal
         .identity
         .provider
-        .account_of_access_token(token.trim(), now_millis())
+        // By the clock of the provider that issued the token.
+        .account_of_access_token(token.trim(), errandless_identity::now_millis())
         .await
         .map_err(|_| {
             ApiError::new(
@@ -236,7 +236,7 @@ async fn submit(
     let lang = lang(&headers);
     match apps
         .cases
-        .submit(s, &applicant, &values, now_millis())
+        .submit(s, &applicant, &values, portal.app.now())
         .await
     {
         Ok(case) => (

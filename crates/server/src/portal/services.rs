@@ -10,7 +10,6 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use ed25519_dalek::SigningKey;
-use errandless_identity::now_millis;
 use errandless_services::{
     Actor, Applicant, CaseError, CaseState, Cases, Catalogue, Category, Consumer, FieldKind,
     Prefill, RatingLevel, Service, Values,
@@ -419,7 +418,7 @@ async fn apply(
     let l = lang_of(visitor.lang);
     match apps
         .cases
-        .submit(s, &applicant, &values, now_millis())
+        .submit(s, &applicant, &values, portal.app.now())
         .await
     {
         Ok(case) => see_other(&format!("/cases/{}", case.id)),
@@ -509,7 +508,7 @@ async fn case(
         service: title,
         state: state_name(case.state, lang),
         due: case.due_date.clone(),
-        overdue: case.is_overdue(now_millis()),
+        overdue: case.is_overdue(portal.app.now()),
         history,
         can_rate: rating.is_none()
             && matches!(case.state, CaseState::Delivered | CaseState::Rejected),
@@ -557,7 +556,7 @@ async fn rate(
             citizen.as_str(),
             level,
             form.comment.as_deref(),
-            now_millis(),
+            portal.app.now(),
         )
         .await
     {
