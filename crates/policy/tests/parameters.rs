@@ -84,82 +84,60 @@ fn a_parameter_reads_the_value_in_force_for_the_period() {
 
 #[test]
 fn gaps_overlaps_and_uncovered_days_are_refused() {
-    one_error(
-        &policy(
+    let cases: &[(&str, ErrorKind, &str)] = &[
+        (
             r#"  { from = "2026-01-01", to = "2026-11-30", value = 10000, cite = "a" },
   { from = "2027-01-01", value = 12000, cite = "b" },"#,
-            "",
+            ErrorKind::Parameter,
+            "no value from 2026-12-01 to 2026-12-31",
         ),
-        ErrorKind::Parameter,
-        "no value from 2026-12-01 to 2026-12-31",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2026-01-01", to = "2027-01-31", value = 10000, cite = "a" },
   { from = "2027-01-01", value = 12000, cite = "b" },"#,
-            "",
+            ErrorKind::Parameter,
+            "overlap",
         ),
-        ErrorKind::Parameter,
-        "overlap",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2027-01-01", value = 12000, cite = "b" },
   { from = "2026-01-01", value = 10000, cite = "a" },"#,
-            "",
+            ErrorKind::Parameter,
+            "overlap",
         ),
-        ErrorKind::Parameter,
-        "overlap",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2026-03-01", value = 10000, cite = "a" },"#,
-            "",
+            ErrorKind::Parameter,
+            "no value from 2026-01-01",
         ),
-        ErrorKind::Parameter,
-        "no value from 2026-01-01",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2026-01-01", to = "2026-12-31", value = 10000, cite = "a" },"#,
-            "",
+            ErrorKind::Parameter,
+            "no value after 2026-12-31",
         ),
-        ErrorKind::Parameter,
-        "no value after 2026-12-31",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2026-01-01", to = "2025-12-31", value = 10000, cite = "a" },"#,
-            "",
+            ErrorKind::Parameter,
+            "ends (2025-12-31) before it starts",
         ),
-        ErrorKind::Parameter,
-        "ends (2025-12-31) before it starts",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2026-01-01", to = "2026-12-31", value = 10000, cite = "a" },
   { from = "2027-01-01", value = "2027-01-01", cite = "b" },"#,
-            "",
+            ErrorKind::Parameter,
+            "not all of one type",
         ),
-        ErrorKind::Parameter,
-        "not all of one type",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2026-01-01", value = 10000, cite = " " },"#,
-            "",
+            ErrorKind::Parameter,
+            "cites the instrument",
         ),
-        ErrorKind::Parameter,
-        "cites the instrument",
-    );
-    one_error(
-        &policy(
+        (
             r#"  { from = "2026-02-30", value = 10000, cite = "a" },"#,
-            "",
+            ErrorKind::Malformed,
+            "'2026-02-30' is not a date",
         ),
-        ErrorKind::Malformed,
-        "'2026-02-30' is not a date",
-    );
+    ];
+    for (values, kind, says) in cases {
+        one_error(&policy(values, ""), *kind, says);
+    }
     // A parameter may not take an input's, a period value's or another parameter's name.
     one_error(
         &policy(
