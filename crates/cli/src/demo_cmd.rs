@@ -238,8 +238,7 @@ async fn simulate_pack(
     for (file, text) in errandless_policy::PACK {
         let policy = crate::demo_benefits::pack_policy(file, text)?;
         let period = crate::demo_benefits::demo_period(&policy, clock)?;
-        let days = policy.period(&period).map_err(anyhow::Error::msg)?;
-        let policy = policy.resolve(&days);
+        let policy = policy.for_period(&period).map_err(anyhow::Error::msg)?;
         let evaluated = errandless_evaluation::evaluate_latest(
             store,
             datacenter,

@@ -211,8 +211,7 @@ fn load_all(
             return Ok(None);
         };
         let name = crate::enact::period_of(&policy, period, &settings.clock)?;
-        let days = policy.period(&name).map_err(anyhow::Error::msg)?;
-        out.push(policy.resolve(&days));
+        out.push(policy.for_period(&name).map_err(anyhow::Error::msg)?);
     }
     Ok(Some(out))
 }

@@ -811,8 +811,9 @@ fn evaluate_examples(policy: &Policy) -> Result<Vec<Decision>, EvaluationError> 
         .map_err(EvaluationError::Runtime)?;
     let mut out = Vec::new();
     for (period, subjects) in by_period {
-        let period = policy.period(&period).map_err(EvaluationError::Period)?;
-        let resolved = policy.resolve(&period);
+        let resolved = policy
+            .for_period(&period)
+            .map_err(EvaluationError::Period)?;
         let plan = compile(&resolved);
         let decisions = runtime.block_on(async {
             let ctx = SessionContext::new();

@@ -687,7 +687,7 @@ impl Checker<'_, '_> {
                 Expr::Identifier(id) => {
                     self.scope.values.get(id.value.as_str()) == Some(&ElementType::Integer)
                 }
-                other => crate::parameter::literal_integer(other).is_some(),
+                other => crate::parameter::integer(other).is_some(),
             };
             if !known {
                 self.err(
@@ -1030,8 +1030,8 @@ fn entry<'m, 'n>(
     })
 }
 
-/// The call and its arguments, when `e` is `age(…)`.
-fn age_call(e: &Expr) -> Option<(&Expr, Vec<&Expr>)> {
+/// The call and its arguments, when `e` is `age(…)` (inside any parentheses).
+pub(crate) fn age_call(e: &Expr) -> Option<(&Expr, Vec<&Expr>)> {
     let inner = match e {
         Expr::Nested(inner) => return age_call(inner),
         other => other,

@@ -33,8 +33,7 @@ use std::ops::ControlFlow;
 
 use errandless_standards::Date;
 use serde::{Deserialize, Serialize};
-use sqlparser::ast::{BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments};
-use sqlparser::ast::{UnaryOperator, Value};
+use sqlparser::ast::{BinaryOperator, Expr, UnaryOperator, Value};
 
 use crate::{Frequency, Policy, Title};
 
@@ -152,7 +151,24 @@ impl Policy {
     /// Whether the policy's expressions read a parameter or a period's value, so that it is
     /// evaluated only once [`Policy::resolve`]d for a period.
     pub fn needs_period(&self) -> bool {
-        !self.parameters.is_empty() || self.reads_period_values
+        let reads_period_value = |text: &str| {
+            crate::explanation::words(text)
+                .iter()
+                .any(|w| PERIOD_VALUES.iter().any(|(name, _)| name == w))
+        };
+        !self.parameters.is_empty()
+            || [&self.eligible]
+                .into_iter()
+                .chain(self.payment.as_ref().map(|p| &p.amount.expr))
+                .chain(self.conditions.iter().map(|c| &c.when))
+                .chain(self.exclusions.iter().map(|x| &x.when))
+                .any(|text| reads_period_value(text))
+    }
+
+    /// The policy as it decides the period called `name` ([`Policy::period`], then
+    /// [`Policy::resolve`]), or why `name` is not one of its periods.
+    pub fn for_period(&self, name: &str) -> Result<Policy, String> {
+        Ok(self.resolve(&self.period(name)?))
     }
 
     /// The values of the parameters in force for `period`.
@@ -315,23 +331,7 @@ fn resolve_expression(text: &str, values: &BTreeMap<String, ParameterValue>) -> 
 
 /// The date and the day of an `age(date, on)` call whose `on` is a literal date.
 fn age_call(e: &Expr) -> Option<(Expr, Date)> {
-    let Expr::Function(f) = strip(e) else {
-        return None;
-    };
-    if !f.name.to_string().eq_ignore_ascii_case("age") {
-        return None;
-    }
-    let FunctionArguments::List(list) = &f.args else {
-        return None;
-    };
-    let args: Vec<&Expr> = list
-        .args
-        .iter()
-        .filter_map(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
-            _ => None,
-        })
-        .collect();
+    let (_, args) = crate::expr::age_call(e)?;
     let [date, on] = args.as_slice() else {
         return None;
     };
@@ -353,11 +353,7 @@ fn strip(e: &Expr) -> &Expr {
 }
 
 /// The whole number `e` is written as, if it is a literal (possibly negative).
-pub(crate) fn literal_integer(e: &Expr) -> Option<i64> {
-    integer(e)
-}
-
-fn integer(e: &Expr) -> Option<i64> {
+pub(crate) fn integer(e: &Expr) -> Option<i64> {
     match strip(e) {
         Expr::Value(v) => match &v.value {
             Value::Number(n, _) => n.parse().ok(),

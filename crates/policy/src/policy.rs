@@ -129,8 +129,6 @@ pub struct Policy {
     pub inputs: Vec<Input>,
     /// Amounts and thresholds with the dates from which each value applies.
     pub parameters: Vec<Parameter>,
-    /// Whether an expression reads one of the period's values ([`PERIOD_VALUES`]).
-    pub reads_period_values: bool,
     /// The period the expressions were resolved for ([`Policy::resolve`]); `None` for the
     /// policy as written.
     pub resolved_for: Option<Period>,
@@ -665,17 +663,6 @@ fn build(
             ));
         }
     }
-    let reads_period_values = [&raw.eligible]
-        .into_iter()
-        .chain(raw.amount.as_ref())
-        .map(Spanned::get_ref)
-        .chain(conditions.iter().map(|c| &c.when))
-        .chain(exclusions.iter().map(|x| &x.when))
-        .any(|text| {
-            PERIOD_VALUES
-                .iter()
-                .any(|(name, _)| crate::explanation::words(text).iter().any(|w| w == name))
-        });
 
     Some(Policy {
         id: raw.id.into_inner(),
@@ -686,7 +673,6 @@ fn build(
         valid_to: valid_to?,
         inputs,
         parameters,
-        reads_period_values,
         resolved_for: None,
         conditions,
         eligible: raw.eligible.into_inner(),

@@ -158,8 +158,7 @@ impl Decider {
     /// `policy` as it decides `period`: its parameters and the period's values written in
     /// ([`Policy::resolve`]), or why `period` is not one of its periods.
     pub fn resolve(policy: &Policy, period: &str) -> Result<Policy, DecideError> {
-        let days = policy.period(period).map_err(DecideError::Period)?;
-        Ok(policy.resolve(&days))
+        policy.for_period(period).map_err(DecideError::Period)
     }
 
     /// The period of `policy` that today (by the decider's clock) falls in.
@@ -205,7 +204,7 @@ impl Decider {
         subject: &str,
     ) -> Result<Option<Decision>, DecideError> {
         let period = self.period_today(policy)?;
-        let policy = &Decider::resolve(policy, &period)?;
+        // The tables the policy reads, whatever the period; it is resolved only to prepare.
         let plan = compile(policy);
         let (snapshots, files) =
             latest_snapshots(&self.store, &self.datacenter, &self.consumer, policy, &plan).await?;
@@ -221,8 +220,12 @@ impl Decider {
                     Arc::clone(&p.evaluator)
                 }
                 _ => {
-                    let evaluator =
-                        Arc::new(Evaluator::prepare(policy, &files).await.map_err(failed)?);
+                    let resolved = Decider::resolve(policy, &period)?;
+                    let evaluator = Arc::new(
+                        Evaluator::prepare(&resolved, &files)
+                            .await
+                            .map_err(failed)?,
+                    );
                     prepared.insert(
                         policy.id.clone(),
                         Prepared {

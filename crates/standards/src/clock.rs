@@ -68,11 +68,6 @@ impl Clock {
         }
     }
 
-    /// A clock that always reads `hour`:00 in Beijing on `date`.
-    pub fn fixed_on(date: Date, hour: u32) -> Clock {
-        Clock::fixed(start_of(date) + i64::from(hour.min(23)) * 3_600_000)
-    }
-
     /// Reads a clock setting: a date `YYYY-MM-DD` (midnight in Beijing), a time
     /// `YYYY-MM-DDTHH:MM[:SS]` with an optional `Z` or `±HH:MM` offset (Beijing time without
     /// one), or `@` and milliseconds since the epoch. The clock starts there and runs;
@@ -105,11 +100,6 @@ impl Clock {
     pub fn today(&self) -> Date {
         date_of(self.now_millis())
     }
-
-    /// Whether this is the real time.
-    pub fn is_system(&self) -> bool {
-        self.kind == Kind::Offset(0)
-    }
 }
 
 impl Default for Clock {
@@ -129,12 +119,12 @@ impl fmt::Debug for Clock {
 }
 
 /// The date in China Standard Time of the instant `ms`.
-pub fn date_of(ms: Millis) -> Date {
+fn date_of(ms: Millis) -> Date {
     Date::from_days_since_epoch((ms + CST_MS).div_euclid(DAY_MS))
 }
 
 /// Midnight in Beijing at the start of `date`, in milliseconds since the epoch.
-pub fn start_of(date: Date) -> Millis {
+fn start_of(date: Date) -> Millis {
     date.days_since_epoch() * DAY_MS - CST_MS
 }
 
@@ -225,14 +215,14 @@ mod tests {
         let first = running.now_millis();
         assert!((first - start).abs() < 60_000, "{first} {start}");
         assert!(running.now_millis() >= first);
-        let fixed = Clock::fixed_on(date("2027-01-15"), 9);
+        let fixed = Clock::fixed(start_of(date("2027-01-15")) + 9 * 3_600_000);
         assert_eq!(fixed.now_millis(), fixed.now_millis());
         assert_eq!(fixed.today(), date("2027-01-15"));
-        assert!(Clock::parse("system").expect("a clock").is_system());
+        assert_eq!(Clock::parse("system"), Ok(Clock::system()));
         let at = Clock::parse("@1794790800000").expect("a clock");
         assert_eq!(at.today(), date("2026-11-16"));
         assert!(Clock::parse("@-5").is_err() && Clock::parse("@").is_err());
-        assert!(!running.is_system());
+        assert_ne!(running, Clock::system());
     }
 
     #[test]
